@@ -1,0 +1,153 @@
+"""The classifier over partial trajectories (DESIGN §3): one trunk, four heads.
+
+For ``m`` bases:
+
+- terminal head ``f(x)``: ``[B, m]`` logits, ``p(i | x) = softmax(f(x))_i``; weights
+  enter analytically, ``p(y_k = i | x) = softmax(f(x) + log ω^(k))_i``;
+- generator head: ``[B, m]`` logits of ``G(i | s)``;
+- joint head: for each generator ``i``, the law of the terminal posterior logits
+  ``f(x)``, ``x ~ p_i(· | s)``, as a mixture of ``R`` atoms ``(π_r, φ_r)``. Then, for
+  any observations and weights,
+  ``Q_i(y | s) = Σ_r π_r Π_k softmax(φ_r + log ω^(k))[y_k]`` and
+  ``Q(y | s) = Σ_i G(i | s) Q_i(y | s)``. The weights enter analytically, so one
+  classifier serves every α, every number of observations and every sub-mixture
+  of its bases (zero weight outside it, ``G`` renormalised over it);
+- action head: the generator and joint heads at every child ``step(s, a)``
+  (``[B, A, m + m·R·(1+m)]``) from one pass on ``s``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .composition import Composition, log_observation_likelihood, observation_cells
+from .envs.base import Environment, States
+from .errors import UserError
+from .nets import build_action_readout, build_trunk
+from .nets.mlp import mlp
+from .policy import MASKED
+
+
+class Classifier(nn.Module):
+    """Learned classifier for the bases ``base_names``.
+
+    ``n_observations``: observations per training label (the joint head is fitted to
+    the law of that many observations; compositions may use any number).
+    ``num_atoms``: ``R``, atoms of the joint head's mixture.
+    """
+
+    def __init__(
+        self,
+        env: Environment,
+        base_names: Sequence[str],
+        n_observations: int = 2,
+        hidden: int = 256,
+        num_layers: int = 2,
+        num_atoms: int = 8,
+    ):
+        super().__init__()
+        if len(set(base_names)) != len(base_names) or len(base_names) < 2:
+            raise UserError(f"a classifier needs at least two distinct bases, got {base_names}")
+        self.env = env
+        self.base_names = tuple(base_names)
+        self.n_observations = n_observations
+        self.num_atoms = num_atoms
+        m = len(base_names)
+        self.config = {
+            "n_observations": n_observations,
+            "hidden": hidden,
+            "num_layers": num_layers,
+            "num_atoms": num_atoms,
+        }
+        self.trunk = build_trunk(env, hidden, num_layers)
+        self.terminal_head = mlp([hidden, hidden, m])
+        self.generator_head = mlp([hidden, hidden, m])
+        self.joint_head = mlp([hidden, hidden, m * num_atoms * (1 + m)])
+        self.action_head = build_action_readout(env, hidden, m + m * num_atoms * (1 + m))
+        self.register_buffer("cells", observation_cells(m, n_observations), persistent=False)
+
+    def encode(self, states: States):
+        return self.trunk(self.env.to_data(states))
+
+    def _atoms(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m = len(self.base_names)
+        out = out.unflatten(-1, (m, self.num_atoms, 1 + m))
+        return torch.log_softmax(out[..., 0], dim=-1), out[..., 1:]
+
+    def joint_atoms(self, encoding) -> tuple[torch.Tensor, torch.Tensor]:
+        """Joint head at ``s``: ``log π`` ``[B, m, R]`` and ``φ`` ``[B, m, R, m]``."""
+        return self._atoms(self.joint_head(encoding.graph))
+
+    def action_atoms(self, encoding) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """At each action's child: generator logits ``[B, A, m]``, ``log π`` ``[B, A, m, R]``
+        and ``φ`` ``[B, A, m, R, m]``."""
+        m = len(self.base_names)
+        out = self.action_head(encoding)
+        return (out[..., :m], *self._atoms(out[..., m:]))
+
+    @staticmethod
+    def log_likelihood(
+        log_pi: torch.Tensor, phi: torch.Tensor, log_weights: torch.Tensor, cells: torch.Tensor
+    ) -> torch.Tensor:
+        """``log Σ_r π_r Π_k softmax(φ_r + log ω^(k))[y_k]`` for every tuple ``y`` in ``cells``.
+
+        Args:
+            log_pi: ``[..., R]``; phi: ``[..., R, m]``.
+            log_weights: ``[..., n, m]`` or ``[n, m]``.
+            cells: ``LongTensor[C, n]``, the observation tuples.
+
+        Returns:
+            ``[..., C]``.
+        """
+        log_p = torch.log_softmax(phi[..., :, None, :] + log_weights[..., None, :, :], dim=-1)
+        per_atom = sum(log_p[..., :, k, :][..., cells[:, k]] for k in range(cells.shape[1]))
+        return torch.logsumexp(log_pi[..., :, None] + per_atom, dim=-2)
+
+    def _columns(self, names: Sequence[str]) -> list[int]:
+        unknown = [n for n in names if n not in self.base_names]
+        if unknown:
+            raise UserError(f"bases {unknown} are unknown to the classifier ({self.base_names})")
+        return [self.base_names.index(n) for n in names]
+
+    def _log_q(self, gen_logits, log_pi, phi, composition: Composition) -> torch.Tensor:
+        """``log Σ_{i∈S} G_S(i) Q_i(y)`` over the composition's bases ``S``: ``[...]``."""
+        cols = self._columns(composition.bases)
+        log_g = torch.log_softmax(gen_logits[..., cols], dim=-1)
+        log_pi, phi = log_pi[..., cols, :], phi[..., cols, :, :][..., cols]
+        y = torch.tensor([composition.y_index], dtype=torch.long, device=phi.device)
+        log_qi = self.log_likelihood(log_pi, phi, composition.log_weights(phi.device), y)
+        return torch.logsumexp(log_g + log_qi[..., 0], dim=-1)
+
+    def log_generator_posterior(self, states: States, names: tuple[str, ...]) -> torch.Tensor:
+        logits = self.generator_head(self.encode(states).graph)
+        return torch.log_softmax(logits[:, self._columns(names)], dim=1)
+
+    def log_terminal_posterior(self, states: States, names: tuple[str, ...]) -> torch.Tensor:
+        logits = self.terminal_head(self.encode(states).graph)
+        return torch.log_softmax(logits[:, self._columns(names)], dim=1)
+
+    def log_Q(self, states: States, composition: Composition) -> torch.Tensor:
+        encoding = self.encode(states)
+        log_pi, phi = self.joint_atoms(encoding)
+        return self._log_q(self.generator_head(encoding.graph), log_pi, phi, composition)
+
+    def log_Q_terminal(self, states: States, composition: Composition) -> torch.Tensor:
+        logits = self.terminal_head(self.encode(states).graph)
+        return log_observation_likelihood(logits[:, self._columns(composition.bases)], composition)
+
+    def log_Q_actions(self, states: States, composition: Composition) -> torch.Tensor:
+        encoding = self.encode(states)
+        out = self._log_q(*self.action_atoms(encoding), composition)
+        term_logits = self.terminal_head(encoding.graph)[:, self._columns(composition.bases)]
+        out[:, self.env.stop_action] = log_observation_likelihood(term_logits, composition)
+        return out.masked_fill(~self.env.forward_mask(states), MASKED)
+
+    def target_copy(self) -> Classifier:
+        """A frozen copy for the EMA target of the soft labels."""
+        target = copy.deepcopy(self, memo={id(self.env): self.env})
+        target.requires_grad_(False)
+        return target

@@ -1,0 +1,51 @@
+"""How networks meet environments: a trunk per environment type and an action readout.
+
+Every network in gfncompose (forward policies and the classifier) is a *trunk*
+that embeds a batch of states plus *heads*. Heads that score states read the
+graph-level embedding ``Encoding.graph`` (``[B, hidden]``); heads that score
+actions are an *action readout* that returns ``[B, num_actions, channels]`` in
+the environment's flat action layout. Both are chosen by environment type with
+:func:`build_trunk` and :func:`build_action_readout`, so the learning code never
+names a concrete environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import singledispatch
+
+import torch
+from torch import nn
+
+from ..envs.base import Environment
+
+
+@dataclass
+class Encoding:
+    """A trunk's output. ``graph``: ``[B, hidden]``; environment trunks add fields."""
+
+    graph: torch.Tensor
+
+
+class ActionReadout(nn.Module):
+    """Maps an :class:`Encoding` to ``[B, num_actions, channels]``.
+
+    ``cond`` (``[B, hidden]`` or ``None``) is added to the features the readout
+    uses before scoring, which is how the classifier's heads condition on the
+    observation weights.
+    """
+
+    def forward(self, encoding: Encoding, cond: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+
+@singledispatch
+def build_trunk(env: Environment, hidden: int, num_layers: int) -> nn.Module:
+    """A trunk for ``env``: ``trunk(env.to_data(states)) -> Encoding``."""
+    raise TypeError(f"no network trunk is registered for {type(env).__name__}")
+
+
+@singledispatch
+def build_action_readout(env: Environment, hidden: int, channels: int) -> ActionReadout:
+    """An action readout for ``env`` giving ``channels`` numbers per action."""
+    raise TypeError(f"no action readout is registered for {type(env).__name__}")

@@ -1,0 +1,104 @@
+"""Batched trajectory sampling from any forward policy."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .envs.base import Environment, States
+from .policy import Policy, masked_log_softmax
+
+
+@dataclass
+class Trajectories:
+    """``B`` complete trajectories, stored flat over their ``N`` steps.
+
+    Step ``t`` of trajectory ``b`` is the non-terminal state where an action was
+    taken; the last step of each trajectory takes the stop action.
+
+    Attributes:
+        states: ``N`` states, grouped by trajectory, in order within each.
+        actions: ``LongTensor[N]``, the action taken at each state.
+        trajectory: ``LongTensor[N]``, which trajectory each step belongs to.
+        terminal: the ``B`` terminal objects (the state each trajectory stopped in).
+        log_pb: ``[B]``, ``Σ_t log P_B(s_t | s_{t+1})`` under the uniform backward policy.
+        length: ``LongTensor[B]``, number of steps (actions, stop included).
+    """
+
+    states: States
+    actions: torch.Tensor
+    trajectory: torch.Tensor
+    terminal: States
+    log_pb: torch.Tensor
+    length: torch.Tensor
+
+    @property
+    def is_stop(self) -> torch.Tensor:
+        """``BoolTensor[N]``: the step is the last of its trajectory."""
+        last = torch.ones_like(self.trajectory, dtype=torch.bool)
+        last[:-1] = self.trajectory[1:] != self.trajectory[:-1]
+        return last
+
+
+def explore(log_probs: torch.Tensor, mask: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """``log((1-ε) P_F + ε U)``, ``U`` uniform over allowed actions: ``[B, A]``."""
+    if epsilon == 0.0:
+        return log_probs
+    uniform = masked_log_softmax(torch.zeros_like(log_probs), mask)
+    return torch.logaddexp(log_probs + math.log1p(-epsilon), uniform + math.log(epsilon))
+
+
+@torch.no_grad()
+def sample_trajectories(policy: Policy, n: int, epsilon: float = 0.0) -> Trajectories:
+    """Sample ``n`` trajectories from ``s0``, all in lock-step batches.
+
+    ``epsilon`` mixes in uniform random actions (exploration for off-policy
+    trajectory balance). No gradients: losses recompute ``log P_F`` in one pass.
+    """
+    env: Environment = policy.env
+    states = env.initial_states(n)
+    active = torch.arange(n, device=env.device)
+    log_pb = torch.zeros(n, device=env.device)
+    length = torch.zeros(n, dtype=torch.long, device=env.device)
+    step_states, step_actions, step_ids = [], [], []
+    terminal_parts, terminal_ids = [], []
+    while len(active):
+        mask = env.forward_mask(states)
+        log_probs = explore(policy.log_probs(states), mask, epsilon)
+        actions = torch.distributions.Categorical(logits=log_probs).sample()
+        step_states.append(states)
+        step_actions.append(actions)
+        step_ids.append(active)
+        length[active] += 1
+        stop = actions == env.stop_action
+        if stop.any():
+            stopped = stop.nonzero().squeeze(1)
+            terminal_parts.append(env.index(states, stopped))
+            terminal_ids.append(active[stopped])
+        moving = (~stop).nonzero().squeeze(1)
+        active = active[moving]
+        states = env.step(env.index(states, moving), actions[moving])
+        log_pb[active] += env.log_backward(states)
+    ids = torch.cat(step_ids)
+    order = torch.sort(ids, stable=True).indices
+    terminal_order = torch.argsort(torch.cat(terminal_ids))
+    return Trajectories(
+        states=env.index(env.cat(step_states), order),
+        actions=torch.cat(step_actions)[order],
+        trajectory=ids[order],
+        terminal=env.index(env.cat(terminal_parts), terminal_order),
+        log_pb=log_pb,
+        length=length,
+    )
+
+
+@torch.no_grad()
+def sample_terminal(policy: Policy, n: int, batch_size: int = 1024) -> States:
+    """``n`` terminal objects sampled from ``policy``, in chunks of ``batch_size``."""
+    env = policy.env
+    parts = []
+    for start in range(0, n, batch_size):
+        parts.append(sample_trajectories(policy, min(batch_size, n - start)).terminal)
+    return env.cat(parts)
