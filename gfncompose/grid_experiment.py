@@ -95,13 +95,15 @@ def run(config: GridExperiment, progress: bool = True) -> dict:
         dists = {n: exact.terminal_distribution(env, bases[n]) for n in members}
         for comp in comps:
             expected = composition_distribution(dists, comp)
+            result["distributions"][f"{comp.label}\nexact, of the learned bases"] = expected
             result["composition_l1"][comp.label] = {}
             for mode in ("successors", "action_head"):
                 guided = GuidedPolicy(bases, clf, comp, mode=mode)
                 got = exact.terminal_distribution(env, guided)
                 result["composition_l1"][comp.label][mode] = l1(got, expected)
                 if mode == "action_head":
-                    result["distributions"][f"{comp.label}\n(L1 {l1(got, expected):.3f})"] = got
+                    title = f"{comp.label}\nguided, action head (L1 {l1(got, expected):.3f})"
+                    result["distributions"][title] = got
         result.setdefault("classifiers", {})[group] = clf
     result["seconds"]["classifiers"] = time.perf_counter() - start
     result["bases"] = bases

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
 from ..grid_experiment import GridExperiment, run
 from ..plots import grid_panel
 
@@ -35,7 +37,11 @@ def register(subparsers) -> None:
         help="also train three disk bases and sample (1,2,3) and (1,1,1)",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="cpu or cuda (default: cuda when present)",
+    )
     parser.set_defaults(func=run_command)
 
 

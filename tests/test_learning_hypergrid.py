@@ -1,0 +1,94 @@
+"""Learned models on small hypergrids, measured against exact dynamic programming."""
+
+import pytest
+import torch
+
+from gfncompose import GFlowNet, GuidedPolicy, contrast, exact, harmonic_mean
+from gfncompose.classifier import Classifier
+from gfncompose.classifier_training import ClassifierConfig, train_classifier
+from gfncompose.composition import composition_distribution
+from gfncompose.envs import HyperGrid
+from gfncompose.sampler import sample_terminal, sample_trajectories
+from gfncompose.trajectory_balance import TrainConfig, train_gflownet, trajectory_balance_loss
+
+
+def l1(p, q):
+    return (p - q).abs().sum().item()
+
+
+def test_sampler_frequencies_match_exact_distribution():
+    env = HyperGrid(ndim=2, horizon=4)
+    policy = exact.optimal_policy(env, torch.linspace(-2, 2, 16))
+    xs = sample_terminal(policy, 40_000, batch_size=10_000)
+    keys = torch.tensor(env.state_keys(xs))
+    freq = torch.bincount(keys, minlength=16).double() / len(keys)
+    # 16 cells, 40k samples: the expected L1 sampling error is ~0.016; 0.04 is > 5 sigma.
+    assert l1(freq, exact.terminal_distribution(env, policy)) < 0.04
+
+
+def test_trajectories_are_consistent():
+    env = HyperGrid(ndim=3, horizon=5)
+    traj = sample_trajectories(GFlowNet(env, 32, 2), 64, epsilon=0.1)
+    assert int(traj.length.sum()) == len(traj.actions)
+    assert (traj.actions[traj.is_stop] == env.stop_action).all()
+    assert (traj.actions[~traj.is_stop] != env.stop_action).all()
+    # a trajectory's length is the L1 norm of its terminal point, plus the stop action
+    assert torch.equal(traj.length, traj.terminal.sum(1) + 1)
+
+
+def test_trajectory_balance_loss_vanishes_at_the_optimum():
+    env = HyperGrid(ndim=2, horizon=5)
+    log_r = torch.randn(25)
+    optimal = exact.optimal_policy(env, log_r)
+    gfn = GFlowNet(env, 16, 1)
+    gfn.log_probs = optimal.log_probs  # the TB-optimal forward policy ...
+    with torch.no_grad():
+        gfn.log_Z.fill_(torch.logsumexp(log_r, 0))  # ... and the true log Z
+    traj = sample_trajectories(optimal, 256)
+    keys = torch.tensor(env.state_keys(traj.terminal))
+    loss = trajectory_balance_loss(gfn, traj, log_r[keys])
+    assert loss.item() < 1e-8
+
+
+def test_trajectory_balance_learns_the_target():
+    env = HyperGrid(ndim=2, horizon=6)
+    g = torch.Generator().manual_seed(3)
+    log_r = torch.randn(36, generator=g)
+    target = torch.softmax(log_r.double(), 0)
+    gfn = GFlowNet(env, 64, 2)
+    config = TrainConfig(steps=800, batch_size=32, epsilon=0.05, seed=0)
+    model, history = train_gflownet(
+        gfn, lambda x: log_r[torch.tensor(env.state_keys(x))], config, progress=False
+    )
+    # measured: L1 ≈ 0.05 at this budget; an untrained policy is at ≈ 0.6
+    assert l1(exact.terminal_distribution(env, model), target) < 0.12
+    assert abs(model.log_Z.item() - torch.logsumexp(log_r, 0).item()) < 0.15
+
+
+@pytest.fixture(scope="module")
+def learned_classifier_setup():
+    env = HyperGrid(ndim=2, horizon=8)
+    g = torch.Generator().manual_seed(5)
+    bases = {n: exact.optimal_policy(env, torch.randn(64, generator=g)) for n in "ab"}
+    torch.manual_seed(0)
+    clf = Classifier(env, ["a", "b"], n_observations=2, hidden=128, num_layers=2)
+    train_classifier(clf, bases, ClassifierConfig(steps=800, batch_size=32), progress=False)
+    return env, bases, clf
+
+
+@pytest.mark.parametrize("mode", ["successors", "action_head"])
+@pytest.mark.parametrize(
+    "composition", [harmonic_mean("a", "b"), contrast("a", "b", 0.05)], ids=lambda c: c.label
+)
+def test_learned_classifier_guides_close_to_exact(learned_classifier_setup, composition, mode):
+    env, bases, clf = learned_classifier_setup
+    guided = GuidedPolicy(bases=bases, classifier=clf, composition=composition, mode=mode)
+    dists = {n: exact.terminal_distribution(env, p) for n, p in bases.items()}
+    expected = composition_distribution(dists, composition)
+    mixture = (dists["a"] + dists["b"]) / 2
+    got = exact.terminal_distribution(env, guided)
+    # The plain mixture is at L1 0.43 (harmonic mean) and 1.21 (contrast) from the target;
+    # measured after 800 steps: guided L1 ≈ 0.07-0.08 (harmonic mean), ≈ 0.18 (contrast,
+    # α = 0.05, whose 1/(αp_a + (1-α)p_b) amplifies terminal-head errors).
+    assert l1(got, expected) < 0.3
+    assert l1(got, expected) < 0.5 * l1(mixture, expected)
