@@ -30,6 +30,11 @@ from .policy import Policy
 from .sampler import sample_trajectories
 from .trajectory_balance import ema_update
 
+_MIN_LOG_WEIGHT = -60.0
+"""Stands in for ``log 0`` in training: a base outside a sub-mixture would give cells of
+likelihood exactly 0, whose ``logsumexp`` over atoms is ``-inf`` with a NaN gradient;
+``e^-60`` is 0 for every purpose but keeps the gradient finite."""
+
 _DIRICHLET_CONCENTRATION = 0.5
 """Below 1, so extreme weights (α = 0.05) are drawn often enough to be learned."""
 
@@ -119,7 +124,7 @@ def classifier_loss(
 
     encoding = classifier.encode(states)
     loss_gen = cross_entropy(classifier.generator_head(encoding.graph), step_label)
-    log_w = weights.log()[step_traj]  # [N, n, m]
+    log_w = weights.log().clamp_min(_MIN_LOG_WEIGHT)[step_traj]  # [N, n, m]
     rows = torch.arange(len(step_label), device=env.device)
     log_pi, phi = classifier.joint_atoms(encoding)
     log_q = classifier.log_likelihood(

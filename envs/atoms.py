@@ -1,0 +1,405 @@
+"""The atom environment: build a molecule one heavy atom or one ring bond at a time."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from rdkit import Chem
+from torch_geometric.data import Batch
+
+from ..errors import UserError
+from .base import Environment
+from .molecule import (
+    BOND_TYPES,
+    EMPTY,
+    LRUCache,
+    MolFeaturizer,
+    MolState,
+    MolStates,
+    canonical_smiles,
+    canonical_state,
+    kekule_forms,
+    kekule_template,
+)
+from .rings import RingClosures, across_triple_bond
+
+MAX_VALENCE = {"B": 3, "C": 4, "N": 3, "O": 2, "F": 1, "P": 5, "S": 6, "Cl": 1, "Br": 1, "I": 1}
+"""Largest valence of each supported (neutral) element; hydrogens fill the rest."""
+
+DEFAULT_ATOMS = ("C", "N", "O", "F", "S", "Cl")
+ORDERS = (1, 2, 3)
+FIRST_ATOM, ADD_ATOM, ADD_BOND, STOP = "first_atom", "add_atom", "add_bond", "stop"
+
+
+@dataclass(frozen=True)
+class _StateInfo:
+    """What the environment needs of one state, computed once per key."""
+
+    kekule: Chem.RWMol
+    mask: np.ndarray  # bool [A]
+    signature: np.ndarray  # int [n]: (type, degree, bond-order sum) code of each atom
+    pair_distance: np.ndarray  # int [P]: graph distance of each pair, 0 where absent
+
+
+class AtomEnv(Environment):
+    """Molecules built from heavy atoms with implicit hydrogens, keyed by canonical SMILES.
+
+    A state is a connected, sanitizable molecule (the initial state is empty).
+    The flat action space, with ``T`` atom types, ``N = max_atoms`` and the
+    ``P = N(N-1)/2`` atom pairs ``pairs`` (``torch.triu_indices`` order):
+
+    - ``[0, T)``: place the first atom, of type ``t`` (empty state only);
+    - ``add_atom_offset + (i*T + t)*3 + (o-1)``: add an atom of type ``t`` bonded to
+      atom ``i`` with order ``o``;
+    - ``add_bond_offset + p*3 + (o-1)``: bond the atoms of pair ``p`` with order ``o``,
+      closing a ring; allowed when their graph distance ``d`` gives a ring size
+      ``d + 1`` within ``ring_sizes``;
+    - ``stop_action`` (last): the current molecule is the terminal object.
+
+    Chemistry: atoms are neutral with implicit hydrogens, and an atom accepts a
+    bond of order ``o`` while ``o`` does not exceed its free valence
+    ``MAX_VALENCE - Σ bond orders`` (sulfur up to 6, so sulfones are reachable).
+    Triple bonds stay out of rings (:func:`~gfncompose.envs.rings.across_triple_bond`).
+    Actions edit the state's canonical Kekulé form; the result is sanitized, so
+    aromaticity is perceived, and keyed by its canonical aromatic SMILES. Every
+    allowed action therefore gives a molecule RDKit sanitizes, and stop is allowed
+    on every non-empty molecule.
+
+    Symmetry: a state is the molecule up to isomorphism, so ``log_backward`` is
+    ``-log`` the number of *distinct* parent molecules (reachable ones only) and
+    ``log_transition`` sums the probabilities of all actions that give the same
+    child molecule; the GFlowNet then samples molecules ``∝ R``, with no bias
+    from automorphisms.
+
+    ``max_atoms`` defaults to 20: lead-like molecules (below ~300 Da) have about
+    20 heavy atoms, and the pair head grows as ``N²`` (20 atoms: 937 actions).
+    """
+
+    def __init__(
+        self,
+        atoms: Sequence[str] = DEFAULT_ATOMS,
+        max_atoms: int = 20,
+        ring_sizes: tuple[int, int] = (3, 8),
+        device: str | torch.device = "cpu",
+    ):
+        unknown = [a for a in atoms if a not in MAX_VALENCE]
+        if unknown or not atoms or len(set(atoms)) != len(atoms):
+            raise UserError(
+                f"atoms must be distinct elements from {sorted(MAX_VALENCE)}, got {list(atoms)}"
+            )
+        if max_atoms < 1:
+            raise UserError(f"max_atoms must be at least 1, got {max_atoms}")
+        low, high = ring_sizes
+        if not 3 <= low <= high:
+            raise UserError(f"ring_sizes must satisfy 3 <= min <= max, got {tuple(ring_sizes)}")
+        self.atoms = tuple(atoms)
+        self.max_atoms = max_atoms
+        self.ring_sizes = (low, high)
+        self.device = torch.device(device)
+        n, t = max_atoms, len(atoms)
+        self.pairs = torch.triu_indices(n, n, 1).T
+        self.num_pairs = len(self.pairs)
+        self.add_atom_offset = t
+        self.add_bond_offset = t + n * t * len(ORDERS)
+        self.stop_action = self.add_bond_offset + self.num_pairs * len(ORDERS)
+        self.num_actions = self.stop_action + 1
+        self.featurizer = MolFeaturizer(atoms)
+        self._numbers = [Chem.Atom(a).GetAtomicNum() for a in atoms]
+        self._type = {z: i for i, z in enumerate(self._numbers)}
+        self._max_valence = np.array([MAX_VALENCE[a] for a in atoms])
+        self._pair_index = np.zeros((n, n), dtype=np.int64)
+        self._pair_index[tuple(self.pairs.T.numpy())] = np.arange(self.num_pairs)
+        self._orders = np.array(ORDERS)
+        self._triu_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._closures = RingClosures(self.ring_sizes)
+        self._states: LRUCache[str, MolState] = LRUCache()
+        self._infos: LRUCache[str, _StateInfo] = LRUCache()
+        self._children: LRUCache[tuple[str, int], str] = LRUCache()
+        self._same_child: LRUCache[tuple[str, int], np.ndarray] = LRUCache()
+        self._num_parents: LRUCache[str, int] = LRUCache()
+
+    # -- actions ---------------------------------------------------------------------------
+    def decode(self, action: int) -> tuple:
+        """``(FIRST_ATOM, t)``, ``(ADD_ATOM, i, t, o)``, ``(ADD_BOND, i, j, o)`` or ``(STOP,)``."""
+        if action < self.add_atom_offset:
+            return (FIRST_ATOM, action)
+        if action < self.add_bond_offset:
+            rest, order = divmod(action - self.add_atom_offset, len(ORDERS))
+            i, t = divmod(rest, len(self.atoms))
+            return (ADD_ATOM, i, t, order + 1)
+        if action < self.stop_action:
+            pair, order = divmod(action - self.add_bond_offset, len(ORDERS))
+            i, j = self.pairs[pair].tolist()
+            return (ADD_BOND, i, j, order + 1)
+        return (STOP,)
+
+    # -- per-state data --------------------------------------------------------------------
+    def _state(self, key: str) -> MolState:
+        return self._states.get(key, lambda: canonical_state(key))
+
+    def _info(self, state: MolState) -> _StateInfo:
+        return self._infos.get(state.key, lambda: self._compute_info(state))
+
+    def _compute_info(self, state: MolState) -> _StateInfo:
+        mol, n = state.mol, state.num_atoms
+        mask = np.zeros(self.num_actions, dtype=bool)
+        pair_distance = np.zeros(self.num_pairs, dtype=np.int64)
+        if n == 0:
+            mask[: self.add_atom_offset] = True
+            return _StateInfo(Chem.RWMol(), mask, np.zeros(0, dtype=np.int64), pair_distance)
+        types, degree, order_sum = self._atom_invariants(mol)
+        free = self._max_valence[types] - order_sum
+        orders = self._orders
+        if n < self.max_atoms:
+            fits = (free[:, None, None] >= orders) & (self._max_valence[None, :, None] >= orders)
+            mask[self.add_atom_offset : self.add_atom_offset + fits.size] = fits.ravel()
+        if n > 1:
+            iu, ju = self._triu(n)
+            pair = self._pair_index[iu, ju]
+            distance = Chem.GetDistanceMatrix(mol)[iu, ju].astype(np.int64)
+            low, high = self.ring_sizes
+            ring = (distance + 1 >= low) & (distance + 1 <= high) & ~across_triple_bond(mol, iu, ju)
+            fits = ring[:, None] & (free[iu, None] >= orders) & (free[ju, None] >= orders)
+            fits[:, orders == 3] = False
+            mask[self.add_bond_offset + pair[:, None] * len(orders) + orders - 1] = fits
+            pair_distance[pair] = np.minimum(distance, high)
+        mask[self.stop_action] = True
+        signature = _signature(types, degree, order_sum)
+        return _StateInfo(kekule_template(mol), mask, signature, pair_distance)
+
+    def _atom_invariants(self, mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Type index, degree and bond-order sum (Kekulé) of each atom: three ``int [n]``."""
+        atoms = list(mol.GetAtoms())
+        types = np.array([self._type[a.GetAtomicNum()] for a in atoms])
+        degree = np.array([a.GetDegree() for a in atoms])
+        order_sum = np.array([a.GetTotalValence() - a.GetTotalNumHs() for a in atoms])
+        return types, degree, order_sum
+
+    def _triu(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The atom pairs ``i < j < n`` in ``pairs`` order."""
+        if n not in self._triu_cache:
+            self._triu_cache[n] = np.triu_indices(n, 1)
+        return self._triu_cache[n]
+
+    # -- Environment -----------------------------------------------------------------------
+    def initial_states(self, n: int) -> MolStates:
+        return [EMPTY] * n
+
+    def forward_mask(self, states: MolStates) -> torch.Tensor:
+        if not states:
+            return torch.zeros(0, self.num_actions, dtype=torch.bool, device=self.device)
+        return torch.from_numpy(np.stack([self._info(s).mask for s in states])).to(self.device)
+
+    def _child_key(self, state: MolState, action: int) -> str:
+        return self._children.get((state.key, action), lambda: self._apply(state, action))
+
+    def _apply(self, state: MolState, action: int) -> str:
+        kind, *args = self.decode(action)
+        if kind == FIRST_ATOM:
+            mol = Chem.RWMol()
+            mol.AddAtom(Chem.Atom(self._numbers[args[0]]))
+        elif kind == ADD_ATOM:
+            i, t, order = args
+            mol = Chem.RWMol(self._info(state).kekule)
+            new = mol.AddAtom(Chem.Atom(self._numbers[t]))
+            mol.AddBond(i, new, BOND_TYPES[order])
+        elif kind == ADD_BOND:
+            i, j, order = args
+            mol = Chem.RWMol(self._info(state).kekule)
+            mol.AddBond(i, j, BOND_TYPES[order])
+        else:
+            raise ValueError("the stop action has no child state")
+        return canonical_smiles(mol)
+
+    def step(self, states: MolStates, actions: torch.Tensor) -> MolStates:
+        return [
+            self._state(self._child_key(s, a))
+            for s, a in zip(states, actions.tolist(), strict=True)
+        ]
+
+    def log_backward(self, states: MolStates) -> torch.Tensor:
+        counts = [self._num_parents.get(s.key, lambda s=s: len(self.parents(s))) for s in states]
+        return -torch.tensor(counts, dtype=torch.float32, device=self.device).log()
+
+    def parents(self, state: MolState) -> set[str]:
+        """Keys of the distinct parents of a non-empty ``state``: the states with an
+        allowed action whose child is ``state``.
+
+        Candidates invert a forward action on *every* Kekulé form of the molecule
+        (remove a leaf atom; remove a ring bond whose re-closure is allowed, leaving
+        a reachable skeleton), so none is missed: the molecule an action builds is
+        one of those forms. A candidate without aromatic bonds has one Kekulé form,
+        the one the removal left, so the inverse action leads back. An aromatic
+        candidate's actions edit *its* canonical Kekulé form, and a non-aromatic
+        product freezes that form's double bonds (``c1ccc2c(c1)C2`` reaches
+        ``C1=CC2=C3C=C1C23`` from one of its two forms only), so it counts only if
+        one of its allowed actions of the same kind is checked to lead back.
+        """
+        if state.num_atoms == 1:
+            return {EMPTY.key}
+        mol = state.mol
+        adjacency = [{n.GetIdx() for n in a.GetNeighbors()} for a in mol.GetAtoms()]
+        ring_bonds = [
+            (b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds() if b.IsInRing()
+        ]
+        closures = [(i, j) for i, j in ring_bonds if self._closures.closable(adjacency, i, j)]
+        leaves = [i for i, neighbours in enumerate(adjacency) if len(neighbours) == 1]
+        types, degree, order_sum = self._atom_invariants(mol)
+        forms = kekule_forms(state)
+        if not forms:
+            raise RuntimeError(f"RDKit reproduces {state.key!r} from none of its Kekulé forms")
+        routes: dict[str, set[tuple]] = {}  # parent key -> patterns of the inverse actions
+        aromatic: set[str] = set()
+
+        def add(parent: Chem.RWMol, pattern: tuple) -> None:
+            key = canonical_smiles(parent)
+            routes.setdefault(key, set()).add(pattern)
+            if parent.GetAromaticAtoms():
+                aromatic.add(key)
+
+        for form in forms:
+            for leaf in leaves:
+                (i,) = adjacency[leaf]
+                order = int(form.GetBondBetweenAtoms(i, leaf).GetBondTypeAsDouble())
+                attach = _signature(types[i], degree[i] - 1, order_sum[i] - order)
+                parent = Chem.RWMol(form)
+                parent.RemoveAtom(leaf)
+                add(parent, (ADD_ATOM, int(types[leaf]), order, (attach,)))
+            for i, j in closures:
+                order = int(form.GetBondBetweenAtoms(i, j).GetBondTypeAsDouble())
+                ends = sorted(
+                    _signature(types[a], degree[a] - 1, order_sum[a] - order) for a in (i, j)
+                )
+                parent = Chem.RWMol(form)
+                parent.RemoveBond(i, j)
+                add(parent, (ADD_BOND, None, order, tuple(ends)))
+        return {
+            key
+            for key, patterns in routes.items()
+            if key not in aromatic or self._leads_to(key, patterns, state)
+        }
+
+    def _leads_to(self, key: str, patterns: set[tuple], state: MolState) -> bool:
+        """Whether an allowed action of state ``key`` matching ``patterns`` gives ``state``."""
+        parent = self._state(key)
+        return any(
+            self._child_key(parent, action) == state.key
+            for pattern in patterns
+            for action in self._matching_actions(parent, pattern).tolist()
+        )
+
+    def log_transition(
+        self, states: MolStates, log_probs: torch.Tensor, actions: torch.Tensor
+    ) -> torch.Tensor:
+        """``log Σ_a' P_F(a' | s)`` over the allowed ``a'`` giving the child of ``a``: ``[B]``."""
+        same = torch.zeros(log_probs.shape, dtype=torch.bool)
+        for row, (state, action) in enumerate(zip(states, actions.tolist(), strict=True)):
+            same[row, self._same_child_actions(state, action)] = True
+        same = same.to(log_probs.device)
+        return torch.logsumexp(log_probs.masked_fill(~same, -math.inf), dim=1)
+
+    def _same_child_actions(self, state: MolState, action: int) -> np.ndarray:
+        """Allowed actions of ``state`` that give the same molecule as ``action`` (it included).
+
+        Isomorphic children have equal multisets of atom signatures (element,
+        degree, bond-order sum), so for actions of one kind, type and order the
+        atoms they touch have equal signatures: those are the candidates, and
+        canonical SMILES decide.
+        """
+        return self._same_child.get(
+            (state.key, action), lambda: self._compute_same_child(state, action)
+        )
+
+    def _compute_same_child(self, state: MolState, action: int) -> np.ndarray:
+        kind, *args = self.decode(action)
+        if kind in (FIRST_ATOM, STOP):
+            return np.array([action])
+        sig = self._info(state).signature
+        if kind == ADD_ATOM:
+            i, t, order = args
+            pattern = (ADD_ATOM, t, order, (int(sig[i]),))
+        else:
+            i, j, order = args
+            pattern = (ADD_BOND, None, order, tuple(sorted((int(sig[i]), int(sig[j])))))
+        child = self._child_key(state, action)
+        candidates = self._matching_actions(state, pattern).tolist()
+        return np.array([a for a in candidates if self._child_key(state, a) == child])
+
+    def _matching_actions(self, state: MolState, pattern: tuple) -> np.ndarray:
+        """Allowed actions of ``state`` of a pattern ``(kind, type, order, signatures)``:
+        add an atom of ``type`` to an atom of signature ``signatures[0]``, or bond a
+        pair of atoms whose signatures are ``signatures`` (sorted), with ``order``."""
+        kind, t, order, signatures = pattern
+        info, k = self._info(state), len(ORDERS)
+        if kind == ADD_ATOM:
+            atoms = np.flatnonzero(info.signature == signatures[0])
+            actions = self.add_atom_offset + (atoms * len(self.atoms) + t) * k + order - 1
+        else:
+            iu, ju = self._triu(state.num_atoms)
+            low = np.minimum(info.signature[iu], info.signature[ju])
+            high = np.maximum(info.signature[iu], info.signature[ju])
+            same = (low == signatures[0]) & (high == signatures[1])
+            actions = self.add_bond_offset + self._pair_index[iu[same], ju[same]] * k + order - 1
+        return actions[info.mask[actions]]
+
+    def to_data(self, states: MolStates) -> Batch:
+        """``Batch`` of atom/bond features (see :class:`MolFeaturizer`) with ``mask``
+        ``[B, A]`` and ``pair_distance`` ``[B, P]`` (graph distance of each atom pair,
+        capped at the largest ring size, 0 for pairs beyond the molecule)."""
+        batch = self.featurizer.batch(states)
+        infos = [self._info(s) for s in states]
+        batch.mask = torch.from_numpy(
+            np.stack([i.mask for i in infos]).reshape(-1, self.num_actions)
+        )
+        batch.pair_distance = torch.from_numpy(
+            np.stack([i.pair_distance for i in infos]).reshape(-1, self.num_pairs)
+        )
+        return batch.to(self.device)
+
+    def state_keys(self, states: MolStates) -> list[Hashable]:
+        return [s.key for s in states]
+
+    def index(self, states: MolStates, idx: torch.Tensor) -> MolStates:
+        return [states[i] for i in idx.tolist()]
+
+    def cat(self, batches: Sequence[MolStates]) -> MolStates:
+        return [s for batch in batches for s in batch]
+
+    def terminal_states(self) -> MolStates:
+        """Every reachable molecule, sorted by canonical SMILES (small spaces only:
+        this enumerates the whole state graph)."""
+        seen = {EMPTY.key: EMPTY}
+        frontier = [EMPTY]
+        while frontier:
+            found = []
+            for state in frontier:
+                mask = self._info(state).mask
+                for action in np.flatnonzero(mask[: self.stop_action]).tolist():
+                    key = self._child_key(state, action)
+                    if key not in seen:
+                        seen[key] = self._state(key)
+                        found.append(seen[key])
+            frontier = found
+        return [seen[key] for key in sorted(seen) if key != EMPTY.key]
+
+    # -- molecules -------------------------------------------------------------------------
+    def to_smiles(self, states: MolStates) -> list[str]:
+        """Canonical SMILES of each state."""
+        return [s.key for s in states]
+
+    def to_mols(self, states: MolStates) -> list[Chem.Mol]:
+        """A sanitized RDKit molecule (a copy) per state."""
+        return [Chem.Mol(s.mol) for s in states]
+
+
+def _signature(types, degree, order_sum):
+    """An integer code of (type, degree, bond-order sum), an isomorphism invariant per atom.
+
+    No element here has a valence above 6, so degree and bond-order sum are below
+    8 and the code is injective.
+    """
+    return (types * 8 + degree) * 8 + order_sum

@@ -1,0 +1,78 @@
+"""A process pool that scores molecules with a copy of one reward.
+
+Molecules travel as canonical SMILES (the cache keys the parent has already
+computed), so the parent only sends strings and the workers parse (and thereby
+sanitize) them: the parent's share of the work stays small.
+
+Used by ``CachedReward`` only for reward types and batch sizes where
+``benchmarks/rewards.py`` measured a speed-up. Workers start with the
+``forkserver`` method: forking a process that already runs torch threads can
+deadlock, and the one-time start-up cost is paid once per reward.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
+
+from rdkit import Chem, rdBase
+
+if TYPE_CHECKING:
+    from .base import CachedReward
+
+MAX_WORKERS = 8
+"""Workers per pool at most: each is a process holding its own RDKit and torch imports,
+and every reward that uses a pool has its own."""
+CHUNKS_PER_WORKER = 4
+"""Chunks per worker and batch: enough to even out slow molecules, few enough that
+per-task overhead stays negligible."""
+
+_worker_reward: CachedReward | None = None
+
+
+def available_workers() -> int:
+    """CPUs this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def _install(reward: CachedReward) -> None:
+    global _worker_reward
+    _worker_reward = reward
+
+
+def _score_chunk(smiles: list[str]) -> list[float]:
+    with rdBase.BlockLogs():
+        mols = [Chem.MolFromSmiles(text) for text in smiles]
+    valid = [index for index, mol in enumerate(mols) if mol is not None]
+    scores = [math.nan] * len(mols)
+    raw = _worker_reward.score_uncached([mols[index] for index in valid])
+    for index, score in zip(valid, raw, strict=True):
+        scores[index] = score
+    return scores
+
+
+class ScoringPool:
+    """One worker per available CPU (at most ``MAX_WORKERS``), each holding a copy of
+    ``reward`` (sent once)."""
+
+    def __init__(self, reward: CachedReward) -> None:
+        self.workers = min(available_workers(), MAX_WORKERS)
+        context = multiprocessing.get_context("forkserver")
+        # The fork server imports the rewards once; each worker forked from it starts warm.
+        context.set_forkserver_preload([__package__])
+        self._executor = ProcessPoolExecutor(
+            self.workers,
+            mp_context=context,
+            initializer=_install,
+            initargs=(reward,),
+        )
+
+    def score(self, smiles: list[str]) -> list[float]:
+        """Raw scores of canonical ``smiles``, computed in the workers, in order; NaN
+        where the reward fails or the SMILES does not parse (sanitize)."""
+        size = -(-len(smiles) // (self.workers * CHUNKS_PER_WORKER))
+        chunks = [smiles[start : start + size] for start in range(0, len(smiles), size)]
+        return [value for chunk in self._executor.map(_score_chunk, chunks) for value in chunk]
