@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +12,6 @@ from rdkit import Chem
 from torch_geometric.data import Batch
 
 from ..errors import UserError
-from .base import Environment
 from .molecule import (
     BOND_TYPES,
     EMPTY,
@@ -25,6 +24,7 @@ from .molecule import (
     kekule_forms,
     kekule_template,
 )
+from .molecule_env import MoleculeEnvironment
 from .rings import RingClosures, across_triple_bond
 
 MAX_VALENCE = {"B": 3, "C": 4, "N": 3, "O": 2, "F": 1, "P": 5, "S": 6, "Cl": 1, "Br": 1, "I": 1}
@@ -45,7 +45,7 @@ class _StateInfo:
     pair_distance: np.ndarray  # int [P]: graph distance of each pair, 0 where absent
 
 
-class AtomEnv(Environment):
+class AtomEnv(MoleculeEnvironment):
     """Molecules built from heavy atoms with implicit hydrogens, keyed by canonical SMILES.
 
     A state is a connected, sanitizable molecule (the initial state is empty).
@@ -360,40 +360,11 @@ class AtomEnv(Environment):
         )
         return batch.to(self.device)
 
-    def state_keys(self, states: MolStates) -> list[Hashable]:
-        return [s.key for s in states]
+    def _moves(self, state: MolState) -> list[int]:
+        return np.flatnonzero(self._info(state).mask[: self.stop_action]).tolist()
 
-    def index(self, states: MolStates, idx: torch.Tensor) -> MolStates:
-        return [states[i] for i in idx.tolist()]
-
-    def cat(self, batches: Sequence[MolStates]) -> MolStates:
-        return [s for batch in batches for s in batch]
-
-    def terminal_states(self) -> MolStates:
-        """Every reachable molecule, sorted by canonical SMILES (small spaces only:
-        this enumerates the whole state graph)."""
-        seen = {EMPTY.key: EMPTY}
-        frontier = [EMPTY]
-        while frontier:
-            found = []
-            for state in frontier:
-                mask = self._info(state).mask
-                for action in np.flatnonzero(mask[: self.stop_action]).tolist():
-                    key = self._child_key(state, action)
-                    if key not in seen:
-                        seen[key] = self._state(key)
-                        found.append(seen[key])
-            frontier = found
-        return [seen[key] for key in sorted(seen) if key != EMPTY.key]
-
-    # -- molecules -------------------------------------------------------------------------
-    def to_smiles(self, states: MolStates) -> list[str]:
-        """Canonical SMILES of each state."""
-        return [s.key for s in states]
-
-    def to_mols(self, states: MolStates) -> list[Chem.Mol]:
-        """A sanitized RDKit molecule (a copy) per state."""
-        return [Chem.Mol(s.mol) for s in states]
+    def _state_from_key(self, key: str) -> MolState:
+        return self._state(key)
 
 
 def _signature(types, degree, order_sum):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,9 +13,9 @@ from torch_geometric.data import Batch
 
 from ..errors import UserError
 from .assembly import FragmentTable, attachment_points, join, symmetry_representatives
-from .base import Environment
 from .decomposition import Decomposition, decompose
 from .molecule import EMPTY, LRUCache, MolFeaturizer, MolState, MolStates, canonical_state
+from .molecule_env import MoleculeEnvironment
 from .vocabulary import Vocabulary, default_vocabulary
 
 
@@ -29,7 +28,7 @@ class _Slots:
     allowed: np.ndarray  # bool [S]: the slot holds its orbit's representative
 
 
-class FragmentEnv(Environment):
+class FragmentEnv(MoleculeEnvironment):
     """Molecules assembled from vocabulary fragments, keyed by canonical SMILES.
 
     A state *is* a molecule up to isomorphism (the initial state is empty); see
@@ -255,37 +254,8 @@ class FragmentEnv(Environment):
         batch.slot_node = slot_node
         return batch.to(self.device)
 
-    def state_keys(self, states: MolStates) -> list[Hashable]:
-        return [s.key for s in states]
+    def _moves(self, state: MolState) -> list[int]:
+        return self.forward_mask([state])[0, : self.stop_action].nonzero().squeeze(1).tolist()
 
-    def index(self, states: MolStates, idx: torch.Tensor) -> MolStates:
-        return [states[i] for i in idx.tolist()]
-
-    def cat(self, batches: Sequence[MolStates]) -> MolStates:
-        return [s for batch in batches for s in batch]
-
-    def terminal_states(self) -> MolStates:
-        """Every reachable molecule, sorted by canonical SMILES (small vocabularies and
-        ``max_fragments`` only: this enumerates the whole state graph)."""
-        seen = {EMPTY.key: EMPTY}
-        frontier = [EMPTY]
-        while frontier:
-            found = []
-            for state in frontier:
-                allowed = self.forward_mask([state])[0, : self.stop_action].nonzero().squeeze(1)
-                for action in allowed.tolist():
-                    key = self._child_key(state, action)
-                    if key not in seen:
-                        seen[key] = self.state(key)
-                        found.append(seen[key])
-            frontier = found
-        return [seen[key] for key in sorted(seen) if key != EMPTY.key]
-
-    # -- molecules -------------------------------------------------------------------------
-    def to_smiles(self, states: MolStates) -> list[str]:
-        """Canonical SMILES of each state."""
-        return [s.key for s in states]
-
-    def to_mols(self, states: MolStates) -> list[Chem.Mol]:
-        """A sanitized RDKit molecule (a copy) per state."""
-        return [Chem.Mol(s.mol) for s in states]
+    def _state_from_key(self, key: str) -> MolState:
+        return self.state(key)
