@@ -46,6 +46,10 @@ class StateGraph:
     level: torch.Tensor
     num_terminals: int
 
+    def rows(self, env: Environment, states: States) -> torch.Tensor:
+        """Row of each state in the enumerated graph: ``LongTensor[B]`` (CPU)."""
+        return torch.tensor([self.index[k] for k in env.state_keys(states)], dtype=torch.long)
+
     def edges_by_level(self):
         """Yield ``(src, action, dst)`` LongTensors of non-stop edges, level by level."""
         src, action = (self.child >= 0).nonzero(as_tuple=True)
@@ -178,13 +182,8 @@ class TabularPolicy:
         self.graph = state_graph(env)
         self.table = log_probs.float().to(env.device)
 
-    def rows(self, states: States) -> torch.Tensor:
-        """Row of each state in the enumerated graph: ``LongTensor[B]``."""
-        index = self.graph.index
-        return torch.tensor([index[k] for k in self.env.state_keys(states)], device=self.env.device)
-
     def log_probs(self, states: States) -> torch.Tensor:
-        return self.table[self.rows(states)]
+        return self.table[self.graph.rows(self.env, states).to(self.env.device)]
 
 
 def optimal_policy(env: Environment, log_reward: torch.Tensor) -> TabularPolicy:
@@ -265,7 +264,7 @@ class ExactClassifier:
         self._log_q: dict[Composition, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def _rows(self, states: States) -> torch.Tensor:
-        return torch.tensor([self.graph.index[k] for k in self.env.state_keys(states)])
+        return self.graph.rows(self.env, states)
 
     def _terminal_rows(self, states: States) -> torch.Tensor:
         return self.graph.terminal[self._rows(states)]
@@ -312,12 +311,9 @@ class ExactClassifier:
 
     def log_Q_actions(self, states: States, composition: Composition) -> torch.Tensor:
         """``log Q(y | s')`` for the child ``s'`` of each action (stop: ``Q_term``): ``[B, A]``."""
-        table = self._tables(composition)[1][self._rows(states)]
-        return (
-            table.masked_fill(~self.graph.mask[self._rows(states)], MASKED)
-            .float()
-            .to(self.env.device)
-        )
+        rows = self._rows(states)
+        table = self._tables(composition)[1][rows]
+        return table.masked_fill(~self.graph.mask[rows], MASKED).float().to(self.env.device)
 
     def log_Q_terminal(self, states: States, composition: Composition) -> torch.Tensor:
         """``log Π_k p(y_k | x)`` for terminal objects ``x``: ``[B]``."""
