@@ -2,9 +2,12 @@
 
 Per environment (default configurations): uniform-random sampling at batch 1, 64
 and 1024 (steps/s counts every action, stop included; molecules/s complete
-trajectories), mean trajectory length, ``to_data`` per 1,000 states with a cold
-and a warm feature cache, and forward/backward of the default ``GFlowNet`` policy
-on a batch of 256 states.
+trajectories), mean trajectory length; the same walks through the environment
+alone (``env_only``: forward mask, step and log P_B, with actions drawn by numpy
+rather than by a categorical over the whole flat action space, so the
+environment's own cost shows); ``to_data`` per 1,000 states with a cold and a
+warm feature cache; and forward/backward of the default ``GFlowNet`` policy on a
+batch of 256 states. Every timing starts from a fresh environment (cold caches).
 
     python benchmarks/envs.py [--device cuda]
 """
@@ -16,6 +19,7 @@ import json
 import statistics
 import time
 
+import numpy as np
 import torch
 
 from gfncompose import GFlowNet, UniformPolicy
@@ -25,6 +29,8 @@ from gfncompose.sampler import sample_trajectories
 ENVIRONMENTS = {"atoms": AtomEnv, "fragments": FragmentEnv}
 BATCHES = {1: 20, 64: 256, 1024: 1024}
 """Batch size -> molecules sampled to time it (fresh environment, cold caches)."""
+ENV_ONLY_BATCHES = {1: 40, 64: 256}
+"""Batch size -> molecules walked through the environment alone to time it."""
 
 
 def sampling(make_env, device: str) -> dict:
@@ -42,6 +48,33 @@ def sampling(make_env, device: str) -> dict:
             "steps_per_s": round(steps / seconds, 1),
             "molecules_per_s": round(total / seconds, 1),
             "mean_trajectory_length": round(statistics.fmean(lengths), 2),
+        }
+    return out
+
+
+def env_only(make_env, device: str) -> dict:
+    out = {}
+    rng = np.random.default_rng(0)
+    for batch, total in ENV_ONLY_BATCHES.items():
+        env = make_env(device=device)
+        steps = 0
+        start = time.perf_counter()
+        for _ in range(total // batch):
+            states = env.initial_states(batch)
+            while states:
+                mask = env.forward_mask(states).cpu().numpy()
+                actions = np.array([rng.choice(np.flatnonzero(row)) for row in mask])
+                steps += len(states)
+                moving = np.flatnonzero(actions != env.stop_action)
+                states = env.step(
+                    [states[i] for i in moving], torch.from_numpy(actions[moving]).to(device)
+                )
+                if states:
+                    env.log_backward(states)
+        seconds = time.perf_counter() - start
+        out[f"batch_{batch}"] = {
+            "steps_per_s": round(steps / seconds, 1),
+            "molecules_per_s": round(total / seconds, 1),
         }
     return out
 
@@ -105,6 +138,7 @@ def main() -> None:
         result[name] = {
             "num_actions": env.num_actions,
             "sampling": sampling(make_env, args.device),
+            "env_only": env_only(make_env, args.device),
             "to_data": to_data(make_env, args.device),
             "gnn_policy": gnn(make_env, args.device),
         }

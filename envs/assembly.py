@@ -23,12 +23,12 @@ The rules, all functions of a molecule alone (no construction history):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from rdkit import Chem
 
-from .editing import freeze_hydrogens, output_order
+from .editing import atoms_of, bonds_of, output_order
 from .vocabulary import Vocabulary
 
 StemKind = tuple[int, int, bool, int, tuple[tuple[int, int], ...]]
@@ -50,16 +50,48 @@ def stem_kind(atom: Chem.Atom) -> StemKind:
     )
 
 
+def stem_kinds(mol: Chem.Mol) -> list[StemKind]:
+    """:func:`stem_kind` of every atom of ``mol``, from one pass over its atoms and bonds."""
+    atoms = atoms_of(mol)
+    fixed: list[list[tuple[int, int]]] = [[] for _ in atoms]
+    for bond in bonds_of(mol):
+        kind = bond.GetBondType()
+        if bond.IsInRing() or kind != Chem.BondType.SINGLE:
+            u, v = bond.GetBeginAtom(), bond.GetEndAtom()
+            fixed[u.GetIdx()].append((int(kind), v.GetAtomicNum()))
+            fixed[v.GetIdx()].append((int(kind), u.GetAtomicNum()))
+    return [
+        (
+            atom.GetAtomicNum(),
+            atom.GetFormalCharge(),
+            atom.GetIsAromatic(),
+            atom.GetTotalDegree(),
+            tuple(sorted(bonds)),
+        )
+        for atom, bonds in zip(atoms, fixed, strict=True)
+    ]
+
+
 def attachment_points(mol: Chem.Mol, kinds: frozenset[StemKind]) -> list[int]:
     """Indices of the atoms of ``mol`` that can take a new fragment, ascending."""
-    return [a.GetIdx() for a in mol.GetAtoms() if a.GetTotalNumHs() > 0 and stem_kind(a) in kinds]
+    return [
+        i
+        for i, (atom, kind) in enumerate(zip(atoms_of(mol), stem_kinds(mol), strict=True))
+        if kind in kinds and atom.GetTotalNumHs() > 0
+    ]
 
 
-def symmetry_representatives(mol: Chem.Mol, atoms: Sequence[int]) -> dict[int, int]:
+def symmetry_representatives(
+    mol: Chem.Mol,
+    atoms: Sequence[int],
+    graph: tuple[Sequence[AtomLabel], Sequence[tuple[int, int, int]]] | None = None,
+) -> dict[int, int]:
     """For each of ``atoms``, the lowest-index atom among ``atoms`` in its automorphism orbit.
 
     Candidates come from RDKit's symmetry classes (a refinement that can merge
-    atoms that are not equivalent); an atom-mapped canonical SMILES decides.
+    atoms that are not equivalent); :func:`marked_form` decides. ``mol`` is
+    marked in place while that runs and is left as it was; ``graph`` is its
+    :func:`labelled_graph` when the caller has it.
     """
     ranks = list(Chem.CanonicalRankAtoms(mol, breakTies=False))
     by_rank: dict[int, list[int]] = {}
@@ -70,30 +102,75 @@ def symmetry_representatives(mol: Chem.Mol, atoms: Sequence[int]) -> dict[int, i
         if len(members) == 1:
             representative[members[0]] = members[0]
             continue
-        first_of: dict[str, int] = {}
+        graph = graph or labelled_graph(mol)
+        first_of: dict[Hashable, int] = {}
         for atom in members:
-            labelled = Chem.Mol(mol)
-            labelled.GetAtomWithIdx(atom).SetAtomMapNum(1)
-            representative[atom] = first_of.setdefault(Chem.MolToSmiles(labelled), atom)
+            representative[atom] = first_of.setdefault(marked_form(mol, (atom,), *graph), atom)
     return representative
 
 
-def join(mol: Chem.Mol, atom: int, fragment: Chem.Mol, stem: int) -> str:
-    """Canonical SMILES of ``mol`` with ``fragment`` bonded from its atom ``stem`` to ``atom``."""
-    combined = freeze_hydrogens(Chem.CombineMols(mol, fragment))
-    other = mol.GetNumAtoms() + stem
+def labelled_graph(mol: Chem.Mol) -> tuple[list[AtomLabel], list[tuple[int, int, int]]]:
+    """The :data:`AtomLabel` of each atom and the bonds ``(begin, end, bond type)``."""
+    labels = [atom_label(atom) for atom in atoms_of(mol)]
+    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), int(b.GetBondType())) for b in bonds_of(mol)]
+    return labels, bonds
+
+
+def marked_form(
+    mol: Chem.Mol,
+    atoms: Sequence[int],
+    labels: Sequence[AtomLabel],
+    bonds: Sequence[tuple[int, int, int]],
+) -> Hashable:
+    """A canonical form of ``mol`` (with its ``labels`` and ``bonds``) with ``atoms`` marked
+    in order: equal for two sequences of atoms exactly when an automorphism maps one onto
+    the other.
+
+    It lists labels and bonds in the canonical atom ranking that RDKit writes canonical
+    SMILES in, computed with atom map number ``i + 1`` on ``atoms[i]`` (set in place, then
+    cleared): the certificate of an atom-mapped canonical SMILES, without writing one.
+    """
+    for number, atom in enumerate(atoms, start=1):
+        mol.GetAtomWithIdx(atom).SetAtomMapNum(number)
+    try:
+        ranking = Chem.CanonicalRankAtoms(mol, breakTies=True)
+    finally:
+        for atom in atoms:
+            mol.GetAtomWithIdx(atom).SetAtomMapNum(0)
+    n = len(ranking)
+    rank = [ranking[i] for i in range(n)]  # indexing beats the vector's iterator
+    by_rank = [0] * n
+    for index, r in enumerate(rank):
+        by_rank[r] = index
+    # each bond as one integer: its ends' ranks (lower first), then its type (below 64)
+    edges = sorted(
+        ((rank[u] * n + rank[v] if rank[u] < rank[v] else rank[v] * n + rank[u]) << 6) + kind
+        for u, v, kind in bonds
+    )
+    return tuple(rank[a] for a in atoms), tuple(labels[i] for i in by_rank), tuple(edges)
+
+
+def join(parent: Chem.Mol, atom: int, fragment: Chem.Mol, stem: int) -> tuple[str, Chem.RWMol]:
+    """Bond ``fragment``'s atom ``stem`` to ``atom`` of ``parent``; both have frozen hydrogens
+    (:func:`~.editing.freeze_hydrogens`) and neither is modified.
+
+    Returns the product's canonical SMILES and the product, hydrogens frozen, with the
+    atoms of ``parent`` then those of ``fragment``.
+    """
+    combined = Chem.RWMol(Chem.CombineMols(parent, fragment))
+    other = parent.GetNumAtoms() + stem
     for index in (atom, other):
         end = combined.GetAtomWithIdx(index)
         end.SetNumExplicitHs(end.GetNumExplicitHs() - 1)
     combined.AddBond(atom, other, Chem.BondType.SINGLE)
     Chem.SanitizeMol(combined)
-    return Chem.MolToSmiles(combined)
+    return Chem.MolToSmiles(combined), combined
 
 
-def remove_leaf(frozen: Chem.RWMol, leaf: Sequence[int], atom: int) -> tuple[str, int]:
+def remove_leaf(frozen: Chem.Mol, leaf: Sequence[int], atom: int) -> tuple[str, int]:
     """Remove the atoms ``leaf``, bonded to the rest only through ``atom``, capping it.
 
-    ``frozen`` comes from :func:`freeze_hydrogens` and is not modified. Returns the
+    ``frozen`` comes from :func:`~.editing.freeze_hydrogens` and is not modified. Returns the
     rest's canonical SMILES and the index of ``atom`` in it.
     """
     rest = Chem.RWMol(frozen)
@@ -121,6 +198,17 @@ def atom_label(atom: Chem.Atom) -> AtomLabel:
         atom.GetIsAromatic(),
         atom.GetTotalNumHs(),
     )
+
+
+Signature = tuple[int, int, int, int]
+"""(heavy atoms, bonds, sum of :func:`heavy_hash`, hydrogens) of a capped molecule: equal for
+isomorphic molecules, so a cheap necessary condition for a part of a molecule to be a
+given fragment."""
+
+
+def heavy_hash(label: AtomLabel) -> int:
+    """A hash of an atom's label without its hydrogens (sums of it are multiset invariants)."""
+    return hash(label[:4])
 
 
 @dataclass(frozen=True)
@@ -152,6 +240,7 @@ class FragmentTable:
             stem; ``num_stems`` counts all (fragment, stem) pairs.
         max_atoms: heavy atoms of the largest fragment.
         max_attachments: attachment points of the richest fragment.
+        by_signature: :data:`Signature` -> the fragments that have it.
     """
 
     def __init__(self, vocabulary: Vocabulary):
@@ -164,6 +253,7 @@ class FragmentTable:
         self.fragments: list[CompiledFragment] = []
         self.index: dict[str, int] = {}
         self.stem_offset: list[int] = []
+        self.by_signature: dict[Signature, list[int]] = {}
         total = 0
         for f, mol in zip(vocabulary, mols, strict=True):
             points = attachment_points(mol, self.kinds)
@@ -171,6 +261,13 @@ class FragmentTable:
             stems = tuple(sorted(set(representative.values())))
             stem_of_atom = {a: stems.index(r) for a, r in representative.items()}
             labels = tuple(atom_label(a) for a in mol.GetAtoms())
+            signature = (
+                len(labels),
+                mol.GetNumBonds(),
+                sum(heavy_hash(label) for label in labels),
+                sum(label[4] for label in labels),
+            )
+            self.by_signature.setdefault(signature, []).append(len(self.fragments))
             self.index[f.smiles] = len(self.fragments)
             self.fragments.append(CompiledFragment(f.smiles, mol, stems, stem_of_atom, labels))
             self.stem_offset.append(total)

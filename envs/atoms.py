@@ -12,6 +12,7 @@ from rdkit import Chem
 from torch_geometric.data import Batch
 
 from ..errors import UserError
+from .editing import atoms_of, bonds_of
 from .molecule import (
     BOND_TYPES,
     EMPTY,
@@ -43,6 +44,9 @@ class _StateInfo:
     mask: np.ndarray  # bool [A]
     signature: np.ndarray  # int [n]: (type, degree, bond-order sum) code of each atom
     pair_distance: np.ndarray  # int [P]: graph distance of each pair, 0 where absent
+    invariants: tuple[np.ndarray, np.ndarray, np.ndarray]  # type, degree, bond-order sum
+    adjacency: list[set[int]]  # neighbours of each atom
+    ring_bonds: list[tuple[int, int]]
 
 
 class AtomEnv(MoleculeEnvironment):
@@ -150,8 +154,22 @@ class AtomEnv(MoleculeEnvironment):
         pair_distance = np.zeros(self.num_pairs, dtype=np.int64)
         if n == 0:
             mask[: self.add_atom_offset] = True
-            return _StateInfo(Chem.RWMol(), mask, np.zeros(0, dtype=np.int64), pair_distance)
-        types, degree, order_sum = self._atom_invariants(mol)
+            none = np.zeros(0, dtype=np.int64)
+            return _StateInfo(Chem.RWMol(), mask, none, pair_distance, (none,) * 3, [], [])
+        atoms = atoms_of(mol)
+        types = np.array([self._type[a.GetAtomicNum()] for a in atoms])
+        degree = np.array([a.GetDegree() for a in atoms])
+        order_sum = np.array([a.GetTotalValence() - a.GetTotalNumHs() for a in atoms])
+        adjacency: list[set[int]] = [set() for _ in atoms]
+        ring_bonds, triple = [], []
+        for bond in bonds_of(mol):
+            u, v = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
+            adjacency[u].add(v)
+            adjacency[v].add(u)
+            if bond.IsInRing():
+                ring_bonds.append((u, v))
+            if bond.GetBondType() == Chem.BondType.TRIPLE:
+                triple.append((u, v))
         free = self._max_valence[types] - order_sum
         orders = self._orders
         if n < self.max_atoms:
@@ -162,22 +180,22 @@ class AtomEnv(MoleculeEnvironment):
             pair = self._pair_index[iu, ju]
             distance = Chem.GetDistanceMatrix(mol)[iu, ju].astype(np.int64)
             low, high = self.ring_sizes
-            ring = (distance + 1 >= low) & (distance + 1 <= high) & ~across_triple_bond(mol, iu, ju)
+            ring = (distance + 1 >= low) & (distance + 1 <= high)
+            ring &= ~across_triple_bond(adjacency, triple, iu, ju)
             fits = ring[:, None] & (free[iu, None] >= orders) & (free[ju, None] >= orders)
             fits[:, orders == 3] = False
             mask[self.add_bond_offset + pair[:, None] * len(orders) + orders - 1] = fits
             pair_distance[pair] = np.minimum(distance, high)
         mask[self.stop_action] = True
-        signature = _signature(types, degree, order_sum)
-        return _StateInfo(kekule_template(mol), mask, signature, pair_distance)
-
-    def _atom_invariants(self, mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Type index, degree and bond-order sum (Kekulé) of each atom: three ``int [n]``."""
-        atoms = list(mol.GetAtoms())
-        types = np.array([self._type[a.GetAtomicNum()] for a in atoms])
-        degree = np.array([a.GetDegree() for a in atoms])
-        order_sum = np.array([a.GetTotalValence() - a.GetTotalNumHs() for a in atoms])
-        return types, degree, order_sum
+        return _StateInfo(
+            kekule_template(mol),
+            mask,
+            _signature(types, degree, order_sum),
+            pair_distance,
+            (types, degree, order_sum),
+            adjacency,
+            ring_bonds,
+        )
 
     def _triu(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The atom pairs ``i < j < n`` in ``pairs`` order."""
@@ -239,17 +257,14 @@ class AtomEnv(MoleculeEnvironment):
         ``C1=CC2=C3C=C1C23`` from one of its two forms only), so it counts only if
         one of its allowed actions of the same kind is checked to lead back.
         """
-        if state.num_atoms == 1:
+        info = self._info(state)
+        if len(info.adjacency) == 1:
             return {EMPTY.key}
-        mol = state.mol
-        adjacency = [{n.GetIdx() for n in a.GetNeighbors()} for a in mol.GetAtoms()]
-        ring_bonds = [
-            (b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds() if b.IsInRing()
-        ]
-        closures = [(i, j) for i, j in ring_bonds if self._closures.closable(adjacency, i, j)]
+        adjacency = info.adjacency
+        closures = self._closures.closable(adjacency, info.ring_bonds)
         leaves = [i for i, neighbours in enumerate(adjacency) if len(neighbours) == 1]
-        types, degree, order_sum = self._atom_invariants(mol)
-        forms = kekule_forms(state)
+        types, degree, order_sum = info.invariants
+        forms = kekule_forms(state, info.kekule)
         if not forms:
             raise RuntimeError(f"RDKit reproduces {state.key!r} from none of its Kekulé forms")
         routes: dict[str, set[tuple]] = {}  # parent key -> patterns of the inverse actions

@@ -1,39 +1,440 @@
 """Splitting a molecule into vocabulary fragments: smallest assembly and leaf cuts.
 
 The junction candidates of a molecule (see :mod:`.assembly`) are bridges, so
-removing them leaves rigid pieces joined in a tree. An assembly partitions that
-tree into connected parts that are fragments, so the smallest one is a dynamic
-programme over *sides* of the tree; every leaf cut's parent is a side too, so
+removing them leaves rigid pieces joined in a tree (:class:`PieceTree`). A
+connected set of pieces that, capped with hydrogens, is a vocabulary fragment is
+a *fragment set*. An assembly partitions the tree into fragment sets, so the
+smallest one is a dynamic programme over *sides* of the tree; a leaf cut removes
+a fragment set with a single boundary junction, and its parent is a side too, so
 one programme gives the molecule's ``min_fragments`` and its parents'.
+
+A tree is built from a molecule, or, much faster, from its parent's tree and the
+fragment a join adds (:meth:`PieceTree.join`): a join keeps every atom's label
+and stem kind (but for the two hydrogens it replaces), every bond and every
+junction candidate, and adds one junction. The pieces are then the parent's and
+the fragment's, and so are the fragment sets, plus those that span the new
+junction: only those are searched. A leaf cut's parent (a canonical SMILES) is
+computed when it is first read; parents are counted with an isomorphism
+invariant of each cut's parent, so that only cuts whose invariants coincide need
+their SMILES (:meth:`Decomposition.num_parents`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from rdkit import Chem
 
-from .assembly import FragmentTable, atom_label, remove_leaf, stem_kind
-from .editing import freeze_hydrogens
+from .assembly import (
+    AtomLabel,
+    FragmentTable,
+    heavy_hash,
+    join,
+    marked_form,
+    remove_leaf,
+    stem_kinds,
+)
+from .editing import atoms_of, bonds_of, output_order
+
+_MAX_MATCHES = 1 << 20
+"""Cap on substructure matches per fragment: far above any molecule's (it must never bind)."""
+
+FragmentSet = tuple[int, tuple[int, ...], tuple[tuple[int, int], ...]]
+"""``(fragment, match, boundary)`` of a piece set that is a fragment: which one, the atom
+playing its atom ``i``, and the junctions leaving the set as ``(edge, piece outside)``."""
 
 
-@dataclass(frozen=True)
+class PieceTree:
+    """A molecule's rigid pieces, the junctions joining them and its fragment sets.
+
+    Build one with :meth:`from_mol` or :meth:`join`. Atom indices are those of
+    ``frozen``: the canonical order for a tree built from a molecule, the parent's
+    atoms then the fragment's for one built by a join (so that a join inherits its
+    parent's data as they are); ``canonical`` maps them to the canonical order.
+
+    Attributes:
+        frozen: the molecule with frozen hydrogens (:func:`~.editing.freeze_hydrogens`).
+        canonical: index of each atom in the canonical SMILES.
+        labels: :data:`~.assembly.AtomLabel` of each atom.
+        degree: heavy-atom neighbours of each atom.
+        stem_ok: whether each atom's stem kind is in ``K``.
+        bonds: ``(begin, end, bond type)`` of each bond; ``bond_in_ring`` and ``conjugated``
+            its RDKit flags.
+        pieces: the atoms of each piece; ``piece_of`` the piece of each atom.
+        piece_signature: ``(atoms, bonds, Σ heavy hash, hydrogens)`` of each piece capped
+            with hydrogens (a join changes none of them).
+        edges: junctions ``(u, v, piece of u, piece of v)``; ``adjacent[p]`` lists
+            ``(edge, other piece)`` of piece ``p``.
+        fragment_sets: every connected piece set that is a vocabulary fragment ->
+            its :data:`FragmentSet`.
+        origin: ``(edge, rest piece, parent key, parent atom)`` of the leaf cut undoing
+            the join that built the tree, or ``None``.
+    """
+
+    __slots__ = (
+        "frozen",
+        "canonical",
+        "labels",
+        "degree",
+        "stem_ok",
+        "bonds",
+        "bond_in_ring",
+        "conjugated",
+        "pieces",
+        "piece_of",
+        "piece_signature",
+        "edges",
+        "adjacent",
+        "fragment_sets",
+        "origin",
+    )
+
+    def __init__(
+        self,
+        frozen: Chem.Mol,
+        canonical: list[int],
+        labels: list[AtomLabel],
+        degree: list[int],
+        stem_ok: list[bool],
+        bonds: list[tuple[int, int, int]],
+        bond_in_ring: list[bool],
+        conjugated: list[bool],
+        pieces: list[tuple[int, ...]],
+        piece_of: list[int],
+        piece_signature: list[tuple[int, int, int, int]],
+        edges: list[tuple[int, int, int, int]],
+        origin: tuple[int, int, str, int] | None = None,
+    ):
+        self.frozen, self.canonical = frozen, canonical
+        self.labels, self.degree, self.stem_ok, self.bonds = labels, degree, stem_ok, bonds
+        self.bond_in_ring, self.conjugated = bond_in_ring, conjugated
+        self.pieces, self.piece_of, self.piece_signature = pieces, piece_of, piece_signature
+        self.edges, self.origin = edges, origin
+        self.adjacent: list[list[tuple[int, int]]] = [[] for _ in pieces]
+        for e, (_, _, a, b) in enumerate(edges):
+            self.adjacent[a].append((e, b))
+            self.adjacent[b].append((e, a))
+        self.fragment_sets: dict[frozenset[int], FragmentSet] = {}
+
+    @property
+    def num_atoms(self) -> int:
+        return len(self.labels)
+
+    def attachment_points(self) -> list[int]:
+        """Atoms that can take a new fragment (a hydrogen, stem kind in ``K``), in canonical
+        order."""
+        points = [
+            i
+            for i, (ok, label) in enumerate(zip(self.stem_ok, self.labels, strict=True))
+            if ok and label[4]
+        ]
+        return sorted(points, key=self.canonical.__getitem__)
+
+    @classmethod
+    def from_mol(cls, mol: Chem.Mol, table: FragmentTable) -> PieceTree:
+        """The tree of a sanitized molecule in canonical atom order (one RDKit pass over it)."""
+        frozen = Chem.RWMol(mol)
+        labels, degree = [], []
+        for atom in atoms_of(frozen):
+            hydrogens = atom.GetTotalNumHs()
+            labels.append(
+                (
+                    atom.GetAtomicNum(),
+                    atom.GetFormalCharge(),
+                    atom.GetIsotope(),
+                    atom.GetIsAromatic(),
+                    hydrogens,
+                )
+            )
+            degree.append(atom.GetDegree())
+            atom.SetNoImplicit(True)
+            atom.SetNumExplicitHs(hydrogens)
+        bonds, free, bond_in_ring, conjugated = [], [], [], []
+        for bond in bonds_of(frozen):
+            order = bond.GetBondType()
+            bonds.append((bond.GetBeginAtomIdx(), bond.GetEndAtomIdx(), int(order)))
+            bond_in_ring.append(bond.IsInRing())
+            conjugated.append(bond.GetIsConjugated())
+            free.append(order == Chem.BondType.SINGLE and not bond_in_ring[-1])
+        stem_ok = [kind in table.kinds for kind in stem_kinds(mol)]
+        root = list(range(len(labels)))
+
+        def find(i: int) -> int:
+            while root[i] != i:
+                root[i] = root[root[i]]
+                i = root[i]
+            return i
+
+        junctions, internal = [], []
+        for (u, v, _), single in zip(bonds, free, strict=True):
+            if single and stem_ok[u] and stem_ok[v]:
+                junctions.append((u, v))
+            else:
+                internal.append(u)
+                root[find(u)] = find(v)
+        piece_of_root: dict[int, int] = {}
+        piece_of, members = [], []
+        for i in range(len(labels)):
+            piece = piece_of_root.setdefault(find(i), len(members))
+            if piece == len(members):
+                members.append([])
+            members[piece].append(i)
+            piece_of.append(piece)
+        pieces = [tuple(atoms) for atoms in members]
+        piece_bonds = [0] * len(pieces)
+        for u in internal:
+            piece_bonds[piece_of[u]] += 1
+        ends = [0] * len(pieces)
+        for u, v in junctions:
+            ends[piece_of[u]] += 1
+            ends[piece_of[v]] += 1
+        piece_signature = [
+            (
+                len(atoms),
+                piece_bonds[p],
+                sum(heavy_hash(labels[i]) for i in atoms),
+                sum(labels[i][4] for i in atoms) + ends[p],
+            )
+            for p, atoms in enumerate(pieces)
+        ]
+        edges = [(u, v, piece_of[u], piece_of[v]) for u, v in junctions]
+        canonical = list(range(len(labels)))
+        tree = cls(
+            frozen,
+            canonical,
+            labels,
+            degree,
+            stem_ok,
+            bonds,
+            bond_in_ring,
+            conjugated,
+            pieces,
+            piece_of,
+            piece_signature,
+            edges,
+        )
+        for p in range(len(pieces)):
+            onward = [(e, q) for e, q in tree.adjacent[p] if q > p]
+            tree._find_fragment_sets((p,), onward, p, table)
+        return tree
+
+    def join(
+        self,
+        atom: int,
+        fragment: PieceTree,
+        stem: int,
+        parent: tuple[str, int],
+        table: FragmentTable,
+    ) -> tuple[str, PieceTree]:
+        """Bond ``fragment``'s atom ``stem`` to ``atom``: the product's canonical SMILES and tree.
+
+        ``parent`` is this molecule's key and ``atom``'s canonical index: the parent of the
+        leaf cut undoing the join, recorded as the tree's ``origin``.
+        """
+        smiles, frozen = join(self.frozen, atom, fragment.frozen, stem)
+        canonical = [0] * frozen.GetNumAtoms()
+        for position, index in enumerate(output_order(frozen)):
+            canonical[index] = position
+        n, num_pieces = self.num_atoms, len(self.pieces)
+        other = n + stem
+        labels = self.labels + fragment.labels
+        degree = self.degree + fragment.degree
+        for end in (atom, other):
+            label = labels[end]
+            labels[end] = (*label[:4], label[4] - 1)
+            degree[end] += 1
+        bonds = self.bonds + [(n + u, n + v, kind) for u, v, kind in fragment.bonds]
+        bonds.append((atom, other, int(Chem.BondType.SINGLE)))
+        # the new bond is a bridge, so ring bonds stay; conjugation can change only at the
+        # joined atoms (RDKit decides it from each atom's bonds and its neighbours' valences)
+        conjugated = self.conjugated + fragment.conjugated + [False]
+        for end in (atom, other):
+            for bond in frozen.GetAtomWithIdx(end).GetBonds():
+                conjugated[bond.GetIdx()] = bond.GetIsConjugated()
+        pieces = self.pieces + [tuple(n + i for i in atoms) for atoms in fragment.pieces]
+        piece_of = self.piece_of + [p + num_pieces for p in fragment.piece_of]
+        edges = self.edges + [
+            (n + u, n + v, a + num_pieces, b + num_pieces) for u, v, a, b in fragment.edges
+        ]
+        a, b = piece_of[atom], piece_of[other]
+        edges.append((atom, other, a, b))
+        tree = PieceTree(
+            frozen,
+            canonical,
+            labels,
+            degree,
+            self.stem_ok + fragment.stem_ok,
+            bonds,
+            self.bond_in_ring + fragment.bond_in_ring + [False],
+            conjugated,
+            pieces,
+            piece_of,
+            self.piece_signature + fragment.piece_signature,
+            edges,
+            origin=(len(edges) - 1, a, *parent),
+        )
+        # the new junction leaves every set holding one of its ends
+        last, num_edges = len(edges) - 1, len(self.edges)
+        for nodes, (f, match, boundary) in self.fragment_sets.items():
+            if a in nodes:
+                boundary += ((last, b),)
+            tree.fragment_sets[nodes] = (f, match, boundary)
+        for nodes, (f, match, boundary) in fragment.fragment_sets.items():
+            shifted = frozenset(k + num_pieces for k in nodes)
+            boundary = tuple((e + num_edges, q + num_pieces) for e, q in boundary)
+            if b in shifted:
+                boundary += ((last, a),)
+            tree.fragment_sets[shifted] = (f, tuple(n + t for t in match), boundary)
+        frontier = [(e, q) for e, q in tree.adjacent[a] + tree.adjacent[b] if e != last]
+        tree._find_fragment_sets((a, b), frontier, -1, table)
+        return smiles, tree
+
+    def _find_fragment_sets(
+        self,
+        seed: tuple[int, ...],
+        frontier: list[tuple[int, int]],
+        floor: int,
+        table: FragmentTable,
+    ) -> None:
+        """Add the fragment sets among the connected piece sets that contain the connected
+        ``seed`` and grow from it across ``frontier`` through pieces above ``floor``.
+
+        Each set is visited once (a set's frontier edges are either taken or excluded
+        for good), with its capped :data:`~.assembly.Signature` summed from its pieces'
+        (each inner junction counts one bond and took one hydrogen off each end).
+        """
+        limit = table.max_atoms
+        signature = self.piece_signature
+        adjacent = self.adjacent
+
+        def grow(nodes, atoms, bonds, heavy, hydrogens, frontier):
+            inner = len(nodes) - 1
+            candidates = table.by_signature.get(
+                (atoms, bonds + inner, heavy, hydrogens - 2 * inner)
+            )
+            if candidates:
+                found = self._verify(nodes, candidates, table)
+                if found is not None:
+                    self.fragment_sets[frozenset(nodes)] = found
+            for i, (e, other) in enumerate(frontier):
+                size, more_bonds, more_heavy, more_hydrogens = signature[other]
+                if atoms + size > limit:
+                    continue
+                onward = [(f, q) for f, q in adjacent[other] if f != e and q > floor]
+                grow(
+                    nodes + (other,),
+                    atoms + size,
+                    bonds + more_bonds,
+                    heavy + more_heavy,
+                    hydrogens + more_hydrogens,
+                    frontier[i + 1 :] + onward,
+                )
+
+        sums = [sum(column) for column in zip(*(signature[p] for p in seed), strict=True)]
+        if sums[0] <= limit:
+            grow(seed, *sums, frontier)
+
+    def _verify(
+        self, nodes: tuple[int, ...], candidates: list[int], table: FragmentTable
+    ) -> FragmentSet | None:
+        """The :data:`FragmentSet` of the connected piece set ``nodes`` if, capped, it is one
+        of the ``candidates``, else ``None``."""
+        inside = set(nodes)
+        atoms: set[int] = set()
+        capped: dict[int, int] = {}
+        boundary = []
+        for k in nodes:
+            atoms.update(self.pieces[k])
+            for e, other in self.adjacent[k]:
+                if other not in inside:
+                    u, v, a, _ = self.edges[e]
+                    end = u if a == k else v
+                    capped[end] = capped.get(end, 0) + 1
+                    boundary.append((e, other))
+        for f in candidates:
+            fragment = table.fragments[f]
+            matches = self.frozen.GetSubstructMatches(
+                fragment.mol, uniquify=False, maxMatches=_MAX_MATCHES
+            )
+            if len(matches) == _MAX_MATCHES:
+                raise RuntimeError(f"{fragment.smiles} matches a molecule too often")
+            for match in matches:
+                if atoms.issuperset(match) and all(
+                    label[:4] == self.labels[t][:4]
+                    and label[4] == self.labels[t][4] + capped.get(t, 0)
+                    for label, t in zip(fragment.labels, match, strict=True)
+                ):
+                    return f, match, tuple(boundary)
+        return None
+
+
 class LeafCut:
     """Removing a leaf fragment from a molecule.
 
     Attributes:
-        parent: canonical SMILES of the rest of the molecule.
-        parent_atom: the rest's cut atom, index in ``parent``.
         stem: flat (fragment, stem) index of the removed fragment and its cut atom.
-        parent_min_fragments: ``min_fragments`` of ``parent`` (``inf`` if none).
+        parent_min_fragments: ``min_fragments`` of the parent (``inf`` if none).
+        parent_signature: an isomorphism invariant of the parent, equal to its
+            :attr:`Decomposition.signature`.
+        parent: canonical SMILES of the rest of the molecule (computed on first use).
+        parent_atom: the rest's cut atom, index in ``parent``.
     """
 
-    parent: str
-    parent_atom: int
-    stem: int
-    parent_min_fragments: float
+    __slots__ = (
+        "stem",
+        "parent_min_fragments",
+        "parent_signature",
+        "_tree",
+        "_leaf",
+        "_ends",
+        "_parent",
+    )
+
+    def __init__(
+        self,
+        stem: int,
+        parent_min_fragments: float,
+        parent_signature: Hashable,
+        tree: PieceTree,
+        leaf: tuple[int, ...],
+        ends: tuple[int, int],
+        parent: tuple[str, int] | None = None,
+    ):
+        self.stem = stem
+        self.parent_min_fragments = parent_min_fragments
+        self.parent_signature = parent_signature
+        self._tree, self._leaf, self._ends = tree, leaf, ends
+        self._parent = parent
+
+    def _resolve(self) -> tuple[str, int]:
+        if self._parent is None:
+            self._parent = remove_leaf(self._tree.frozen, sorted(self._leaf), self._ends[1])
+        return self._parent
+
+    @property
+    def parent(self) -> str:
+        return self._resolve()[0]
+
+    @property
+    def parent_atom(self) -> int:
+        return self._resolve()[1]
+
+    @property
+    def resolved(self) -> bool:
+        """Whether ``parent`` is known without computing it."""
+        return self._parent is not None
+
+    def automorphism_class(self) -> Hashable:
+        """Equal for two cuts of one molecule exactly when an automorphism maps one onto the
+        other (its cut bond, leaf atom first); such cuts have the same parent and the same
+        inverse action."""
+        tree = self._tree
+        return marked_form(tree.frozen, self._ends, tree.labels, tree.bonds)
+
+    def __repr__(self) -> str:
+        return f"LeafCut(stem={self.stem}, parent_min_fragments={self.parent_min_fragments})"
 
 
 @dataclass(frozen=True)
@@ -44,192 +445,142 @@ class Decomposition:
         fragment: vocabulary index of the molecule itself, or ``None``.
         min_fragments: size of its smallest assembly (``inf`` if it has none).
         leaf_cuts: every leaf cut, one per junction bond and side.
+        signature: an isomorphism invariant of the molecule (atoms, ``min_fragments``
+            and a sum over atoms of hashes of their labels and their neighbours'), equal
+            to ``parent_signature`` of every leaf cut whose parent it is.
     """
 
     fragment: int | None
     min_fragments: float
     leaf_cuts: tuple[LeafCut, ...]
+    signature: Hashable
+
+    def parent_cuts(self, max_fragments: int) -> list[LeafCut]:
+        """The leaf cuts whose parent may grow (fewer than ``max_fragments`` fragments)."""
+        return [cut for cut in self.leaf_cuts if cut.parent_min_fragments < max_fragments]
+
+    def distinct_parent_cuts(self, max_fragments: int) -> list[list[LeafCut]]:
+        """:meth:`parent_cuts` grouped by parent signature, keeping one cut per automorphism
+        class in each group: cuts in different groups, or of one class, are known to have
+        different, or equal, parents without computing them."""
+        groups: dict[Hashable, list[LeafCut]] = {}
+        for cut in self.parent_cuts(max_fragments):
+            groups.setdefault(cut.parent_signature, []).append(cut)
+        return [_one_per_class(cuts) for cuts in groups.values()]
+
+    def parents(self, max_fragments: int) -> set[str]:
+        """Keys of the distinct parents (``""``, ``s0``, when the molecule is a fragment)."""
+        keys = {cut.parent for cuts in self.distinct_parent_cuts(max_fragments) for cut in cuts}
+        return keys | ({""} if self.fragment is not None else set())
+
+    def num_parents(self, max_fragments: int) -> int:
+        """``len(parents(max_fragments))``, computing only the parents it must compare."""
+        count = int(self.fragment is not None)
+        for cuts in self.distinct_parent_cuts(max_fragments):
+            count += 1 if len(cuts) == 1 else len({cut.parent for cut in cuts})
+        return count
+
+    def cuts_to(self, parent: str, signature: Hashable) -> list[LeafCut]:
+        """The leaf cuts whose parent is ``parent`` (of :attr:`signature` ``signature``), one
+        per automorphism class."""
+        cuts = [cut for cut in self.leaf_cuts if cut.parent_signature == signature]
+        return [cut for cut in _one_per_class(cuts) if cut.parent == parent]
 
 
-_MAX_MATCHES = 1 << 20
-"""Cap on substructure matches per fragment: far above any molecule's (it must never bind)."""
+def _one_per_class(cuts: list[LeafCut]) -> list[LeafCut]:
+    """One cut per automorphism class, preferring cuts whose parent is already known."""
+    if len(cuts) < 2:
+        return cuts
+    first: dict[Hashable, LeafCut] = {}
+    for cut in sorted(cuts, key=lambda cut: not cut.resolved):
+        first.setdefault(cut.automorphism_class(), cut)
+    return list(first.values())
 
 
-class _PieceTree:
-    """The tree of rigid pieces of a molecule and the assembly dynamic programme on it.
+def decompose(tree: PieceTree, table: FragmentTable) -> Decomposition:
+    """The :class:`Decomposition` of the non-empty molecule of ``tree``."""
+    containing: list[list[tuple[frozenset[int], tuple[tuple[int, int], ...]]]] = [
+        [] for _ in tree.pieces
+    ]
+    for nodes, (_, _, boundary) in tree.fragment_sets.items():
+        for k in nodes:
+            containing[k].append((nodes, boundary))
+    memo: dict[tuple[int, int], float] = {}
 
-    A *side* ``(edge, node)`` is the subtree holding ``node`` once junction ``edge``
-    is cut (``edge = -1``: the whole tree). ``best(side)`` is the smallest number
-    of fragments the side splits into: the minimum, over the connected piece sets
-    ``Q`` that contain ``node`` and form a fragment, of one plus ``best`` of the
-    sides hanging off ``Q``. Which piece sets form which fragment comes from one
-    substructure search per fragment, checked atom by atom with the cut bonds
-    capped by hydrogens.
-    """
-
-    def __init__(self, mol: Chem.Mol, table: FragmentTable):
-        self.mol, self.table = mol, table
-        n = mol.GetNumAtoms()
-        in_k = [stem_kind(a) in table.kinds for a in mol.GetAtoms()]
-        root = list(range(n))
-
-        def find(i: int) -> int:
-            while root[i] != i:
-                root[i] = root[root[i]]
-                i = root[i]
-            return i
-
-        junctions, internal = [], []
-        for bond in mol.GetBonds():
-            u, v = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
-            if (
-                bond.GetBondType() == Chem.BondType.SINGLE
-                and not bond.IsInRing()
-                and in_k[u]
-                and in_k[v]
-            ):
-                junctions.append((u, v))
-            else:
-                internal.append(u)
-                root[find(u)] = find(v)
-        node_of: dict[int, int] = {}
-        self.atoms: list[list[int]] = []
-        for i in range(n):
-            if find(i) not in node_of:
-                node_of[find(i)] = len(self.atoms)
-                self.atoms.append([])
-            self.atoms[node_of[find(i)]].append(i)
-        self.node = [node_of[find(i)] for i in range(n)]
-        self.bonds = [0] * len(self.atoms)
-        for u in internal:
-            self.bonds[self.node[u]] += 1
-        self.edges = [(u, v, self.node[u], self.node[v]) for u, v in junctions]
-        self.adjacent: list[list[tuple[int, int]]] = [[] for _ in self.atoms]
-        for e, (_, _, a, b) in enumerate(self.edges):
-            self.adjacent[a].append((e, b))
-            self.adjacent[b].append((e, a))
-        self.size = [len(atoms) for atoms in self.atoms]
-        self.labels = [atom_label(a) for a in mol.GetAtoms()]
-        self._candidates: dict[frozenset[int], list[tuple[int, tuple[int, ...]]]] = {}
-        for f, fragment in enumerate(table.fragments):
-            if fragment.mol.GetNumAtoms() > n:
-                continue
-            matches = mol.GetSubstructMatches(fragment.mol, uniquify=False, maxMatches=_MAX_MATCHES)
-            if len(matches) == _MAX_MATCHES:
-                raise RuntimeError(f"{fragment.smiles} matches {Chem.MolToSmiles(mol)} too often")
-            for match in matches:
-                nodes = frozenset(self.node[t] for t in match)
-                if sum(self.size[k] for k in nodes) == len(match):
-                    self._candidates.setdefault(nodes, []).append((f, match))
-        self._fragment_memo: dict[frozenset[int], tuple[int, tuple[int, ...]] | None] = {}
-        self._best_memo: dict[tuple[int, int], float] = {}
-
-    def side_nodes(self, edge: int, node: int) -> frozenset[int]:
-        """All pieces of the side ``(edge, node)``."""
-        seen, stack = {node}, [node]
-        while stack:
-            for e, other in self.adjacent[stack.pop()]:
-                if e != edge and other not in seen:
-                    seen.add(other)
-                    stack.append(other)
-        return frozenset(seen)
-
-    def fragment_of(self, nodes: frozenset[int]) -> tuple[int, tuple[int, ...]] | None:
-        """``(fragment, match)`` if the connected piece set ``nodes``, capped, is a vocabulary
-        fragment (``match[i]``: the atom playing its atom ``i``), else ``None``."""
-        if nodes not in self._fragment_memo:
-            self._fragment_memo[nodes] = self._verify(nodes)
-        return self._fragment_memo[nodes]
-
-    def _verify(self, nodes: frozenset[int]) -> tuple[int, tuple[int, ...]] | None:
-        candidates = self._candidates.get(nodes)
-        if not candidates:
-            return None
-        capped: dict[int, int] = {}
-        for u, v, a, b in self.edges:
-            if (a in nodes) != (b in nodes):
-                atom = u if a in nodes else v
-                capped[atom] = capped.get(atom, 0) + 1
-        bonds = sum(self.bonds[k] for k in nodes) + len(nodes) - 1
-        for f, match in candidates:
-            fragment = self.table.fragments[f]
-            if fragment.mol.GetNumBonds() != bonds:
-                continue
-            if all(
-                label[:4] == self.labels[t][:4] and label[4] == self.labels[t][4] + capped.get(t, 0)
-                for label, t in zip(fragment.labels, match, strict=True)
-            ):
-                return f, match
-        return None
-
-    def best(self, edge: int, node: int) -> float:
-        """Smallest assembly size of the side ``(edge, node)``; ``inf`` if it has none."""
-        key = (edge, node)
-        if key not in self._best_memo:
-            self._best_memo[key] = self._compute_best(edge, node)
-        return self._best_memo[key]
-
-    def _compute_best(self, edge: int, node: int) -> float:
-        best = math.inf
-        for nodes, boundary in self._connected_sets(edge, node):
-            if self.fragment_of(frozenset(nodes)) is None:
+    def best(edge: int, node: int) -> float:
+        """Smallest assembly of the side ``(edge, node)``: the subtree holding ``node`` once
+        junction ``edge`` is cut (``-1``: the whole tree); ``inf`` if it has none."""
+        far = -1
+        if edge >= 0:
+            _, _, a, b = tree.edges[edge]
+            far = b if a == node else a
+        result = math.inf
+        for nodes, boundary in containing[node]:
+            if far in nodes:
                 continue
             total = 1.0
-            for e, other in boundary:
-                total += self.best(e, other)
-                if total >= best:
-                    break
-            best = min(best, total)
-        return best
+            for side in boundary:
+                if side[0] != edge:
+                    value = memo.get(side)
+                    total += best(*side) if value is None else value
+                    if total >= result:
+                        break
+            result = min(result, total)
+        memo[edge, node] = result
+        return result
 
-    def _connected_sets(
-        self, edge: int, node: int
-    ) -> Iterator[tuple[tuple[int, ...], list[tuple[int, int]]]]:
-        """Connected piece sets of the side ``(edge, node)`` that contain ``node`` and have at
-        most ``table.max_atoms`` atoms, each with its boundary edges inside the side."""
-        limit = self.table.max_atoms
-
-        def grow(nodes, atoms, frontier, excluded):
-            yield nodes, excluded + frontier
-            for i, (e, other) in enumerate(frontier):
-                if atoms + self.size[other] > limit:
-                    continue
-                onward = [(f, w) for f, w in self.adjacent[other] if f != e]
-                yield from grow(
-                    nodes + (other,),
-                    atoms + self.size[other],
-                    frontier[i + 1 :] + onward,
-                    excluded + frontier[:i],
-                )
-
-        if self.size[node] > limit:
-            return
-        start = [(e, other) for e, other in self.adjacent[node] if e != edge]
-        yield from grow((node,), self.size[node], start, [])
-
-
-def decompose(mol: Chem.Mol, table: FragmentTable) -> Decomposition:
-    """The :class:`Decomposition` of a non-empty, sanitized, canonical molecule ``mol``."""
-    tree = _PieceTree(mol, table)
-    whole = tree.fragment_of(frozenset(range(len(tree.atoms))))
-    frozen = freeze_hydrogens(mol)
+    # The signature hashes each atom's label and degree with those of its neighbours (one
+    # round of colour refinement) and sums over atoms: an isomorphism invariant strong enough
+    # that cuts with different parents rarely share it. A cut changes the hashes of the rest
+    # atom and of its neighbours only, so each parent's signature costs a few updates.
+    own = [hash((*label, d)) for label, d in zip(tree.labels, tree.degree, strict=True)]
+    around = [0] * tree.num_atoms
+    incident: list[list[tuple[int, int]]] = [[] for _ in own]
+    for u, v, kind in tree.bonds:
+        around[u] += hash((own[v], kind))
+        around[v] += hash((own[u], kind))
+        incident[u].append((v, kind))
+        incident[v].append((u, kind))
+    atom_hash = [hash(pair) for pair in zip(own, around, strict=True)]
+    piece_hash = [sum(atom_hash[i] for i in atoms) for atoms in tree.pieces]
+    total_hash = sum(piece_hash)
+    single = int(Chem.BondType.SINGLE)
+    origin_edge, origin_rest, origin_key, origin_atom = tree.origin or (-1, -1, "", -1)
+    whole = None
     cuts = []
-    for e, (u, v, a, b) in enumerate(tree.edges):
-        for leaf_atom, leaf_node, rest_atom, rest_node in ((u, a, v, b), (v, b, u, a)):
-            found = tree.fragment_of(tree.side_nodes(e, leaf_node))
-            if found is None:
-                continue
-            fragment, match = found
-            leaf = sorted(match)
-            parent, parent_atom = remove_leaf(frozen, leaf, rest_atom)
-            stem = table.fragments[fragment].stem_of_atom[match.index(leaf_atom)]
-            cuts.append(
-                LeafCut(
-                    parent=parent,
-                    parent_atom=parent_atom,
-                    stem=table.stem_offset[fragment] + stem,
-                    parent_min_fragments=tree.best(e, rest_node),
-                )
+    for nodes, (f, match, boundary) in tree.fragment_sets.items():
+        if not boundary:
+            whole = f
+        if len(boundary) != 1:
+            continue
+        ((e, outside),) = boundary
+        u, v, a, _ = tree.edges[e]
+        leaf_atom, rest_atom = (v, u) if a == outside else (u, v)
+        rest_min = memo.get((e, outside))
+        if rest_min is None:
+            rest_min = best(e, outside)
+        label = tree.labels[rest_atom]
+        capped = hash((*label[:4], label[4] + 1, tree.degree[rest_atom] - 1))
+        rest_hash = total_hash - sum(piece_hash[k] for k in nodes) - atom_hash[rest_atom]
+        rest_hash += hash((capped, around[rest_atom] - hash((own[leaf_atom], single))))
+        for j, kind in incident[rest_atom]:
+            if j != leaf_atom:
+                changed = around[j] - hash((own[rest_atom], kind)) + hash((capped, kind))
+                rest_hash += hash((own[j], changed)) - atom_hash[j]
+        undoes_join = e == origin_edge and outside == origin_rest
+        stem = table.fragments[f].stem_of_atom[match.index(leaf_atom)]
+        cuts.append(
+            LeafCut(
+                stem=table.stem_offset[f] + stem,
+                parent_min_fragments=rest_min,
+                parent_signature=(tree.num_atoms - len(match), rest_min, rest_hash),
+                tree=tree,
+                leaf=match,
+                ends=(leaf_atom, rest_atom),
+                parent=(origin_key, origin_atom) if undoes_join else None,
             )
-    fragment = None if whole is None else whole[0]
-    return Decomposition(fragment, tree.best(-1, 0), tuple(cuts))
+        )
+    min_fragments = best(-1, 0)
+    return Decomposition(
+        whole, min_fragments, tuple(cuts), (tree.num_atoms, min_fragments, total_hash)
+    )

@@ -8,6 +8,17 @@ from contextlib import contextmanager
 from rdkit import Chem, RDLogger
 
 
+def atoms_of(mol: Chem.Mol) -> list[Chem.Atom]:
+    """The atoms of ``mol`` in index order (indexing is about twice as fast as RDKit's
+    Python iterator, which recounts the atoms at every step)."""
+    return [mol.GetAtomWithIdx(i) for i in range(mol.GetNumAtoms())]
+
+
+def bonds_of(mol: Chem.Mol) -> list[Chem.Bond]:
+    """The bonds of ``mol`` in index order (see :func:`atoms_of`)."""
+    return [mol.GetBondWithIdx(i) for i in range(mol.GetNumBonds())]
+
+
 def freeze_hydrogens(mol: Chem.Mol) -> Chem.RWMol:
     """A copy of ``mol`` whose hydrogen counts are explicit, so edits adjust them by hand.
 
@@ -16,7 +27,7 @@ def freeze_hydrogens(mol: Chem.Mol) -> Chem.RWMol:
     make every edit exact.
     """
     frozen = Chem.RWMol(mol)
-    for atom in frozen.GetAtoms():
+    for atom in atoms_of(frozen):
         hydrogens = atom.GetTotalNumHs()
         atom.SetNoImplicit(True)
         atom.SetNumExplicitHs(hydrogens)
@@ -25,8 +36,10 @@ def freeze_hydrogens(mol: Chem.Mol) -> Chem.RWMol:
 
 def output_order(mol: Chem.Mol) -> list[int]:
     """Atom indices of ``mol`` in the order its last written SMILES lists them."""
-    props = mol.GetPropsAsDict(includePrivate=True, includeComputed=True)
-    return list(props["_smilesAtomOutputOrder"])
+    # the property reads as text, "[3,2,0,1]" (some RDKit versions add a trailing comma);
+    # parsing it is several times faster than GetPropsAsDict converting every property
+    text = mol.GetProp("_smilesAtomOutputOrder")
+    return [int(index) for index in text.strip("[]").split(",") if index]
 
 
 @contextmanager

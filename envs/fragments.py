@@ -12,11 +12,24 @@ from rdkit import Chem
 from torch_geometric.data import Batch
 
 from ..errors import UserError
-from .assembly import FragmentTable, attachment_points, join, symmetry_representatives
-from .decomposition import Decomposition, decompose
-from .molecule import EMPTY, LRUCache, MolFeaturizer, MolState, MolStates, canonical_state
+from .assembly import FragmentTable, attachment_points, symmetry_representatives
+from .decomposition import Decomposition, PieceTree, decompose
+from .molecule import (
+    EMPTY,
+    LRUCache,
+    MolArrays,
+    MolFeaturizer,
+    MolState,
+    MolStates,
+    canonical_state,
+)
 from .molecule_env import MoleculeEnvironment
 from .vocabulary import Vocabulary, default_vocabulary
+
+RECORDS_CACHED = 1 << 12
+"""States whose tree, decomposition and slots stay cached. A record takes ~100 kB (its RDKit
+molecule, measured by resident memory), so 4,096 of them, the states of a batch of 256
+trajectories of ~11 steps with room to spare, stay near 400 MB."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,17 @@ class _Slots:
     attachments: np.ndarray  # int [n]: atom of each slot (attachment points, ascending)
     slot_of_atom: dict[int, int]  # attachment point -> slot of its orbit's representative
     allowed: np.ndarray  # bool [S]: the slot holds its orbit's representative
+    tree_atoms: list[int]  # the atom of each slot in the PieceTree's order
+
+
+@dataclass
+class _Record:
+    """What the environment knows of one state, each part computed when first needed; one
+    cache entry, so the parts (which share the tree's RDKit molecule) go together."""
+
+    tree: PieceTree
+    decomposition: Decomposition | None = None
+    slots: _Slots | None = None
 
 
 class FragmentEnv(MoleculeEnvironment):
@@ -87,9 +111,10 @@ class FragmentEnv(MoleculeEnvironment):
             key=lambda s: Chem.Atom(s).GetAtomicNum(),
         )
         self.featurizer = MolFeaturizer(elements)
+        self._fragment_trees = [PieceTree.from_mol(f.mol, self.table) for f in self.table.fragments]
         self._states: LRUCache[str, MolState] = LRUCache()
-        self._slot_cache: LRUCache[str, _Slots] = LRUCache()
-        self._decompositions: LRUCache[str, Decomposition] = LRUCache()
+        self._records: LRUCache[str, _Record] = LRUCache(RECORDS_CACHED)
+        self._attachments: LRUCache[str, torch.Tensor] = LRUCache()
         self._children: LRUCache[tuple[str, int], str] = LRUCache()
 
     # -- actions ---------------------------------------------------------------------------
@@ -109,50 +134,113 @@ class FragmentEnv(MoleculeEnvironment):
         """The state of the canonical SMILES ``key`` (``""``: the empty molecule)."""
         return EMPTY if key == "" else self._states.get(key, lambda: canonical_state(key))
 
-    def _slots(self, state: MolState) -> _Slots:
-        return self._slot_cache.get(state.key, lambda: self._compute_slots(state))
+    def _record(self, state: MolState) -> _Record:
+        return self._records.get(
+            state.key, lambda: _Record(PieceTree.from_mol(state.mol, self.table))
+        )
 
-    def _compute_slots(self, state: MolState) -> _Slots:
-        allowed = np.zeros(self.num_slots, dtype=bool)
-        points = attachment_points(state.mol, self.table.kinds)
-        if len(points) > self.num_slots:
-            raise ValueError(
-                f"{state.key} is not a state: it has more attachment points than slots"
+    def _tree(self, state: MolState) -> PieceTree:
+        """The :class:`PieceTree` of a non-empty ``state`` (cached by key; a forward step
+        derives its child's from its own)."""
+        return self._record(state).tree
+
+    def _arrays(self, state: MolState) -> MolArrays:
+        """What the featurizer reads of ``state``: from its tree when that is cached (no
+        SMILES to parse), else from its molecule; bonds sorted by their canonical ends
+        either way, so that the features of a key never depend on the cache."""
+        record = self._records.peek(state.key)
+        if record is None:
+            arrays = MolArrays.of(state.mol)
+            bonds = sorted(
+                (min(u, v), max(u, v), kind, ring, conjugated)
+                for (u, v), kind, ring, conjugated in zip(
+                    arrays.ends,
+                    arrays.bond_type,
+                    arrays.bond_in_ring,
+                    arrays.conjugated,
+                    strict=True,
+                )
             )
-        representative = symmetry_representatives(state.mol, points)
+            return arrays._replace(**_bond_columns(bonds))
+        tree = record.tree
+        order = [0] * tree.num_atoms
+        for index, position in enumerate(tree.canonical):
+            order[position] = index
+        in_ring = [False] * tree.num_atoms
+        bonds = []
+        for (u, v, kind), ring, conjugated in zip(
+            tree.bonds, tree.bond_in_ring, tree.conjugated, strict=True
+        ):
+            in_ring[u] |= ring
+            in_ring[v] |= ring
+            u, v = sorted((tree.canonical[u], tree.canonical[v]))
+            bonds.append((u, v, kind, ring, conjugated))
+        bonds.sort()
+        labels = [tree.labels[i] for i in order]
+        return MolArrays(
+            atomic_number=[label[0] for label in labels],
+            degree=[tree.degree[i] for i in order],
+            hydrogens=[label[4] for label in labels],
+            charge=[label[1] for label in labels],
+            aromatic=[label[3] for label in labels],
+            in_ring=[in_ring[i] for i in order],
+            **_bond_columns(bonds),
+        )
+
+    def _attachment_points(self, state: MolState) -> torch.Tensor:
+        """Attachment points of a non-empty ``state``, ascending (cached by key): from its
+        tree when that is cached, else from its molecule (building a tree costs more)."""
+
+        def compute() -> torch.Tensor:
+            record = self._records.peek(state.key)
+            if record is None:
+                return torch.tensor(attachment_points(state.mol, self.table.kinds))
+            tree = record.tree
+            return torch.tensor([tree.canonical[atom] for atom in tree.attachment_points()])
+
+        return self._attachments.get(state.key, compute)
+
+    def _slots(self, state: MolState) -> _Slots:
+        record = self._record(state)
+        if record.slots is None:
+            record.slots = self._compute_slots(state.key, record.tree)
+        return record.slots
+
+    def _compute_slots(self, key: str, tree: PieceTree) -> _Slots:
+        allowed = np.zeros(self.num_slots, dtype=bool)
+        points = tree.attachment_points()
+        if len(points) > self.num_slots:
+            raise ValueError(f"{key} is not a state: it has more attachment points than slots")
+        # points come in canonical order, so each orbit's first point is its lowest atom
+        representative = symmetry_representatives(tree.frozen, points, (tree.labels, tree.bonds))
         slot = {atom: s for s, atom in enumerate(points)}
-        slot_of_atom = {atom: slot[representative[atom]] for atom in points}
+        slot_of_atom = {tree.canonical[atom]: slot[representative[atom]] for atom in points}
         allowed[sorted(set(slot_of_atom.values()))] = True
-        return _Slots(np.asarray(points, dtype=np.int64), slot_of_atom, allowed)
+        attachments = np.asarray([tree.canonical[atom] for atom in points], dtype=np.int64)
+        return _Slots(attachments, slot_of_atom, allowed, points)
 
     def decomposition(self, state: MolState) -> Decomposition:
         """How the non-empty ``state`` splits into fragments (cached by key)."""
-        return self._decompositions.get(state.key, lambda: self._decompose(state))
-
-    def _decompose(self, state: MolState) -> Decomposition:
-        decomposition = decompose(state.mol, self.table)
-        if decomposition.min_fragments > self.max_fragments:
-            raise ValueError(f"{state.key} is not a state: it needs more than max_fragments")
-        return decomposition
+        record = self._record(state)
+        if record.decomposition is None:
+            decomposition = decompose(record.tree, self.table)
+            if decomposition.min_fragments > self.max_fragments:
+                raise ValueError(f"{state.key} is not a state: it needs more than max_fragments")
+            record.decomposition = decomposition
+        return record.decomposition
 
     def can_grow(self, state: MolState) -> bool:
         """Whether a fragment may be added: the empty state, or a smallest assembly below
         ``max_fragments``."""
-        return state.num_atoms == 0 or (
-            self.decomposition(state).min_fragments < self.max_fragments
-        )
+        return not state.key or self.decomposition(state).min_fragments < self.max_fragments
 
     def parents(self, state: MolState) -> set[str]:
         """Keys of the distinct parents of a non-empty ``state`` (``""`` for ``s0``)."""
-        decomposition = self.decomposition(state)
-        keys = {
-            cut.parent
-            for cut in decomposition.leaf_cuts
-            if cut.parent_min_fragments < self.max_fragments
-        }
-        if decomposition.fragment is not None:
-            keys.add(EMPTY.key)
-        return keys
+        return self.decomposition(state).parents(self.max_fragments)
+
+    def num_parents(self, state: MolState) -> int:
+        """``len(parents(state))``, computing only the parent SMILES it needs."""
+        return self.decomposition(state).num_parents(self.max_fragments)
 
     # -- Environment -----------------------------------------------------------------------
     def initial_states(self, n: int) -> MolStates:
@@ -161,10 +249,10 @@ class FragmentEnv(MoleculeEnvironment):
     def forward_mask(self, states: MolStates) -> torch.Tensor:
         """``[B, A]``: place-first on the empty state; attach where the slot holds an orbit
         representative and the molecule may grow; stop on every non-empty molecule."""
-        empty = torch.tensor([s.num_atoms == 0 for s in states], dtype=torch.bool)
+        empty = torch.tensor([not s.key for s in states], dtype=torch.bool)
         slots = np.zeros((len(states), self.num_slots), dtype=bool)
         for row, state in enumerate(states):
-            if state.num_atoms and self.can_grow(state):
+            if state.key and self.can_grow(state):
                 slots[row] = self._slots(state).allowed
         attach = torch.from_numpy(slots)[:, :, None].expand(-1, -1, self.num_stems)
         mask = torch.cat(
@@ -182,11 +270,19 @@ class FragmentEnv(MoleculeEnvironment):
 
     def _apply(self, state: MolState, action: int) -> str:
         slot, fragment, stem = self.decode(action)
-        compiled = self.table.fragments[fragment]
         if slot is None:
-            return compiled.smiles
-        atom = int(self._slots(state).attachments[slot])
-        return join(state.mol, atom, compiled.mol, stem)
+            key, tree = self.table.fragments[fragment].smiles, self._fragment_trees[fragment]
+        else:
+            slots = self._slots(state)
+            key, tree = self._tree(state).join(
+                slots.tree_atoms[slot],
+                self._fragment_trees[fragment],
+                stem,
+                (state.key, int(slots.attachments[slot])),
+                self.table,
+            )
+        self._records.get(key, lambda: _Record(tree))
+        return key
 
     def attach_action(self, state: MolState, atom: int, stem: int) -> int:
         """The action bonding (fragment, stem) pair ``stem`` to attachment point ``atom`` of
@@ -201,7 +297,7 @@ class FragmentEnv(MoleculeEnvironment):
 
     def log_backward(self, states: MolStates) -> torch.Tensor:
         """``-log`` the number of distinct parents of each (non-empty) state: ``[B]``."""
-        counts = [len(self.parents(s)) for s in states]
+        counts = [self.num_parents(s) for s in states]
         return -torch.tensor(counts, dtype=torch.float32, device=self.device).log()
 
     def log_transition(
@@ -222,16 +318,15 @@ class FragmentEnv(MoleculeEnvironment):
 
         Each is the inverse of a leaf cut of the child whose rest is ``state``: the
         cut atom's orbit gives the slot, the removed fragment and its cut atom
-        give the (fragment, stem) pair.
+        give the (fragment, stem) pair. Only cuts whose parent has ``state``'s
+        signature can have it as parent, and automorphic cuts invert to the same
+        action, so one cut per class of those needs its parent's SMILES.
         """
         if action < self.attach_offset or action == self.stop_action:
             return [action]
         child = self.state(self._child_key(state, action))
-        same = {
-            self.attach_action(state, cut.parent_atom, cut.stem)
-            for cut in self.decomposition(child).leaf_cuts
-            if cut.parent == state.key
-        }
+        cuts = self.decomposition(child).cuts_to(state.key, self.decomposition(state).signature)
+        same = {self.attach_action(state, cut.parent_atom, cut.stem) for cut in cuts}
         if action not in same:
             raise AssertionError(f"action {action} of {state.key} is not among its child's cuts")
         return sorted(same)
@@ -241,15 +336,16 @@ class FragmentEnv(MoleculeEnvironment):
         ``[B, S]``: the batch-wide node index of each attachment slot's atom, ``-1`` where
         the molecule has fewer attachment points.
 
-        The action mask is not attached: it needs the molecule's decomposition
-        (milliseconds of RDKit work), which encoding children for guidance or
-        classifier batches never needs; :meth:`forward_mask` gives it.
+        The action mask is not attached: it needs the molecule's decomposition and
+        symmetry classes (RDKit work, most of it for a molecule the environment has
+        not built by a step itself), which encoding children for guidance or classifier
+        batches never needs; :meth:`forward_mask` gives it.
         """
-        batch = self.featurizer.batch(states)
+        batch = self.featurizer.batch(states, self._arrays)
         slot_node = torch.full((len(states), self.num_slots), -1, dtype=torch.long)
         for row, state in enumerate(states):
-            if state.num_atoms:
-                attachments = torch.from_numpy(self._slots(state).attachments)
+            if state.key:
+                attachments = self._attachment_points(state)
                 slot_node[row, : len(attachments)] = attachments + batch.ptr[row]
         batch.slot_node = slot_node
         return batch.to(self.device)
@@ -259,3 +355,13 @@ class FragmentEnv(MoleculeEnvironment):
 
     def _state_from_key(self, key: str) -> MolState:
         return self.state(key)
+
+
+def _bond_columns(bonds: list[tuple[int, int, int, bool, bool]]) -> dict[str, list]:
+    """The bond fields of :class:`MolArrays` from ``(u, v, type, in ring, conjugated)`` rows."""
+    return {
+        "ends": [(u, v) for u, v, _, _, _ in bonds],
+        "bond_type": [kind for _, _, kind, _, _ in bonds],
+        "bond_in_ring": [ring for _, _, _, ring, _ in bonds],
+        "conjugated": [conjugated for _, _, _, _, conjugated in bonds],
+    }

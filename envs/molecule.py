@@ -2,8 +2,9 @@
 
 A state *is* a molecule up to isomorphism: its identity is a canonical key (the
 canonical SMILES for the atom environment) and it carries the canonical RDKit
-molecule, whose atom order is the node order every action and every network
-output refers to. Because the molecule is rebuilt from the key, everything a
+molecule (parsed from the key when first needed), whose atom order is the node
+order every action and every network output refers to. Because the molecule is
+rebuilt from the key, everything a
 state exposes (masks, features, children) is a function of its key alone, so
 two action sequences that build the same molecule reach the *same* state.
 
@@ -15,20 +16,23 @@ state; :func:`kekule_forms` lists them all for the environments that have to
 invert edits (parents).
 
 Featurisation (~0.3 ms per molecule in RDKit) is cached by key in
-:class:`MolFeaturizer`, so a batch costs one tensor concatenation.
+:class:`MolFeaturizer`, so a batch costs one tensor concatenation; an environment
+that already holds a molecule's atoms and bonds as lists hands them over as
+:class:`MolArrays` and skips RDKit.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
 
 import numpy as np
 import torch
 from rdkit import Chem
 from torch_geometric.data import Batch
+
+from .editing import atoms_of, bonds_of
 
 BOND_TYPES = {1: Chem.BondType.SINGLE, 2: Chem.BondType.DOUBLE, 3: Chem.BondType.TRIPLE}
 """Bond order -> RDKit bond type of the Kekulé forms that actions edit."""
@@ -38,18 +42,31 @@ CACHE_SIZE = 1 << 13
 ~20 steps; an RDKit molecule takes ~25 kB, so an environment's caches stay near 300 MB."""
 
 
-@dataclass(frozen=True, eq=False)
 class MolState:
     """One molecule-building state.
 
     Attributes:
         key: canonical identity (equal exactly for isomorphic states).
         mol: sanitized canonical molecule; atom ``i`` is node ``i`` of the graph
-            encoding and of every node- or pair-level action. Read-only.
+            encoding and of every node- or pair-level action. Read-only. Parsed
+            from ``key`` on first use: an environment that works on its own
+            representation of a state never pays for it.
     """
 
-    key: str
-    mol: Chem.Mol
+    __slots__ = ("key", "_mol")
+
+    def __init__(self, key: str, mol: Chem.Mol | None = None):
+        self.key = key
+        self._mol = mol
+
+    @property
+    def mol(self) -> Chem.Mol:
+        if self._mol is None:
+            mol = Chem.MolFromSmiles(self.key)
+            if mol is None:
+                raise RuntimeError(f"RDKit cannot read back its own canonical SMILES {self.key!r}")
+            self._mol = mol
+        return self._mol
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, MolState) and self.key == other.key
@@ -87,11 +104,9 @@ def state_from_smiles(smiles: str) -> MolState:
 
 
 def canonical_state(key: str) -> MolState:
-    """The state whose key is the canonical SMILES ``key`` (atoms in canonical order)."""
-    mol = Chem.MolFromSmiles(key)
-    if mol is None:
-        raise RuntimeError(f"RDKit cannot read back its own canonical SMILES {key!r}")
-    return MolState(key, mol)
+    """The state whose key is the canonical SMILES ``key`` (atoms in canonical order; the
+    molecule is parsed when first needed)."""
+    return MolState(key)
 
 
 def kekule_template(mol: Chem.Mol) -> Chem.RWMol:
@@ -102,28 +117,28 @@ def kekule_template(mol: Chem.Mol) -> Chem.RWMol:
     """
     kekule = Chem.RWMol(mol)
     Chem.Kekulize(kekule, clearAromaticFlags=True)
-    for atom in kekule.GetAtoms():
+    for atom in atoms_of(kekule):
         atom.SetNumExplicitHs(0)
         atom.SetNoImplicit(False)
     return kekule
 
 
-def kekule_forms(state: MolState) -> list[Chem.RWMol]:
-    """Every Kekulé structure of ``state`` (atom order kept), as editable molecules.
+def kekule_forms(state: MolState, template: Chem.RWMol) -> list[Chem.RWMol]:
+    """Every Kekulé structure of ``state`` (atom order kept), as molecules to copy and edit,
+    from ``template``, its :func:`kekule_template` (returned itself when it is the only one).
 
     Any molecule RDKit perceives as ``state`` has its skeleton, its hydrogen
     counts and its non-aromatic bond orders, so it differs only in which of the
     aromatic bonds are double; these are enumerated (each atom keeps its number
     of double bonds) and kept when they sanitize back to ``state.key``.
     """
-    base = kekule_template(state.mol)
-    aromatic = [b for b in state.mol.GetBonds() if b.GetIsAromatic()]
+    aromatic = [b for b in bonds_of(state.mol) if b.GetIsAromatic()]
     if not aromatic:
-        return [base]
+        return [template]
     ends = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in aromatic]
     need = [0] * state.num_atoms
     for bond, (u, v) in zip(aromatic, ends, strict=True):
-        if base.GetBondWithIdx(bond.GetIdx()).GetBondType() == Chem.BondType.DOUBLE:
+        if template.GetBondWithIdx(bond.GetIdx()).GetBondType() == Chem.BondType.DOUBLE:
             need[u] += 1
             need[v] += 1
     last = {}
@@ -151,7 +166,7 @@ def kekule_forms(state: MolState) -> list[Chem.RWMol]:
     assign(0, [])
     forms = []
     for chosen in doubles:
-        form = Chem.RWMol(base)
+        form = Chem.RWMol(template)
         for k, bond in enumerate(aromatic):
             order = 2 if k in chosen else 1
             form.GetBondWithIdx(bond.GetIdx()).SetBondType(BOND_TYPES[order])
@@ -182,6 +197,10 @@ class LRUCache(Generic[K, V]):
             self._data.popitem(last=False)
         return value
 
+    def peek(self, key: K) -> V | None:
+        """The cached value of ``key`` (``None`` on a miss), computing and refreshing nothing."""
+        return self._data.get(key)
+
     def __len__(self) -> int:
         return len(self._data)
 
@@ -194,15 +213,48 @@ class GraphTensors(NamedTuple):
     edge_attr: torch.Tensor
 
 
+class MolArrays(NamedTuple):
+    """What :class:`MolFeaturizer` reads of a molecule, as plain lists: per atom ``n``, per
+    bond ``m`` (bond types as ``int(Chem.BondType)``)."""
+
+    atomic_number: Sequence[int]
+    degree: Sequence[int]
+    hydrogens: Sequence[int]
+    charge: Sequence[int]
+    aromatic: Sequence[bool]
+    in_ring: Sequence[bool]
+    ends: Sequence[tuple[int, int]]
+    bond_type: Sequence[int]
+    bond_in_ring: Sequence[bool]
+    conjugated: Sequence[bool]
+
+    @classmethod
+    def of(cls, mol: Chem.Mol) -> MolArrays:
+        """The arrays of a sanitized molecule."""
+        atoms, bonds = atoms_of(mol), bonds_of(mol)
+        return cls(
+            [a.GetAtomicNum() for a in atoms],
+            [a.GetDegree() for a in atoms],
+            [a.GetTotalNumHs() for a in atoms],
+            [a.GetFormalCharge() for a in atoms],
+            [a.GetIsAromatic() for a in atoms],
+            [a.IsInRing() for a in atoms],
+            [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in bonds],
+            [int(b.GetBondType()) for b in bonds],
+            [b.IsInRing() for b in bonds],
+            [b.GetIsConjugated() for b in bonds],
+        )
+
+
 _DEGREES = 7
 _HYDROGENS = 5
 _CHARGES = (-1, 0, 1)
-_BOND_KINDS = (
-    Chem.BondType.SINGLE,
-    Chem.BondType.DOUBLE,
-    Chem.BondType.TRIPLE,
-    Chem.BondType.AROMATIC,
-)
+_BOND_KINDS = {
+    int(Chem.BondType.SINGLE): 0,
+    int(Chem.BondType.DOUBLE): 1,
+    int(Chem.BondType.TRIPLE): 2,
+    int(Chem.BondType.AROMATIC): 3,
+}
 
 
 class MolFeaturizer:
@@ -223,35 +275,34 @@ class MolFeaturizer:
 
     def featurize(self, mol: Chem.Mol) -> GraphTensors:
         """The tensors of one sanitized molecule (uncached)."""
-        atoms = list(mol.GetAtoms())
+        return self.tensors(MolArrays.of(mol))
+
+    def tensors(self, arrays: MolArrays) -> GraphTensors:
+        """The tensors of one molecule given as :class:`MolArrays`."""
+        n, m = len(arrays.atomic_number), len(arrays.ends)
         other = len(self.elements)
-        element = [self._element_index.get(a.GetAtomicNum(), other) for a in atoms]
-        degree = [min(a.GetDegree(), _DEGREES - 1) for a in atoms]
-        hydrogens = [min(a.GetTotalNumHs(), _HYDROGENS - 1) for a in atoms]
-        charge = [_CHARGES.index(max(-1, min(1, a.GetFormalCharge()))) for a in atoms]
-        flags = [(a.GetIsAromatic(), a.IsInRing()) for a in atoms]
+        element = [self._element_index.get(z, other) for z in arrays.atomic_number]
+        degree = np.minimum(np.asarray(arrays.degree, dtype=np.int64), _DEGREES - 1)
+        hydrogens = np.minimum(np.asarray(arrays.hydrogens, dtype=np.int64), _HYDROGENS - 1)
+        charge = np.clip(np.asarray(arrays.charge, dtype=np.int64), -1, 1) + 1
         x = np.concatenate(
             [
                 np.eye(other + 1, dtype=np.float32)[element],
                 np.eye(_DEGREES, dtype=np.float32)[degree],
                 np.eye(_HYDROGENS, dtype=np.float32)[hydrogens],
                 np.eye(len(_CHARGES), dtype=np.float32)[charge],
-                np.asarray(flags, dtype=np.float32).reshape(len(atoms), 2),
+                np.asarray([arrays.aromatic, arrays.in_ring], dtype=np.float32).reshape(2, n).T,
             ],
             axis=1,
-        )
-        bonds = list(mol.GetBonds())
-        ends = np.asarray(
-            [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in bonds], dtype=np.int64
-        ).reshape(-1, 2)
-        kind = [_BOND_KINDS.index(b.GetBondType()) for b in bonds]
-        bond_flags = [(b.IsInRing(), b.GetIsConjugated()) for b in bonds]
+        ).reshape(n, self.num_atom_features)
+        ends = np.asarray(arrays.ends, dtype=np.int64).reshape(m, 2)
+        kind = [_BOND_KINDS[t] for t in arrays.bond_type]
         attr = np.concatenate(
             [
-                np.eye(len(_BOND_KINDS), dtype=np.float32)[kind].reshape(
-                    len(bonds), len(_BOND_KINDS)
-                ),
-                np.asarray(bond_flags, dtype=np.float32).reshape(len(bonds), 2),
+                np.eye(len(_BOND_KINDS), dtype=np.float32)[kind].reshape(m, len(_BOND_KINDS)),
+                np.asarray([arrays.bond_in_ring, arrays.conjugated], dtype=np.float32)
+                .reshape(2, m)
+                .T,
             ],
             axis=1,
         )
@@ -262,14 +313,22 @@ class MolFeaturizer:
             torch.from_numpy(np.concatenate([attr, attr])),
         )
 
-    def graph(self, state: MolState) -> GraphTensors:
-        """The cached tensors of ``state``."""
-        return self._cache.get(state.key, lambda: self.featurize(state.mol))
+    def graph(
+        self, state: MolState, arrays: Callable[[MolState], MolArrays] | None = None
+    ) -> GraphTensors:
+        """The cached tensors of ``state``; on a miss, of ``arrays(state)`` when given (an
+        environment's own record of the molecule), else of ``state.mol``."""
+        if arrays is None:
+            return self._cache.get(state.key, lambda: self.featurize(state.mol))
+        return self._cache.get(state.key, lambda: self.tensors(arrays(state)))
 
-    def batch(self, states: Sequence[MolState]) -> Batch:
+    def batch(
+        self, states: Sequence[MolState], arrays: Callable[[MolState], MolArrays] | None = None
+    ) -> Batch:
         """A torch-geometric ``Batch`` of ``states`` on the CPU (``x``, ``edge_index``,
-        ``edge_attr``, ``batch``, ``ptr``); an empty molecule is a graph without nodes."""
-        graphs = [self.graph(s) for s in states]
+        ``edge_attr``, ``batch``, ``ptr``); an empty molecule is a graph without nodes.
+        ``arrays`` as in :meth:`graph`."""
+        graphs = [self.graph(s, arrays) for s in states]
         sizes = torch.tensor([len(g.x) for g in graphs], dtype=torch.long)
         ptr = torch.zeros(len(graphs) + 1, dtype=torch.long)
         torch.cumsum(sizes, 0, out=ptr[1:])

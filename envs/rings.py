@@ -18,7 +18,6 @@ towards a valid molecule), so it is decided on adjacency sets:
 from __future__ import annotations
 
 import numpy as np
-from rdkit import Chem
 
 from .molecule import LRUCache
 
@@ -33,31 +32,41 @@ class RingClosures:
         self.low, self.high = ring_sizes
         self._reachable: LRUCache[frozenset[tuple[int, int]], bool] = LRUCache()
 
-    def closable(self, adjacency: Adjacency, u: int, v: int) -> bool:
-        """Whether bond ``(u, v)`` of a skeleton can have been the last one built.
+    def closable(self, adjacency: Adjacency, bonds: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The ring bonds among ``bonds`` that can have been the last one built.
 
-        True when ``u`` and ``v`` are still connected without it, at a distance
-        giving an allowed ring size, and the skeleton without it is reachable.
+        Bond ``(u, v)`` qualifies when ``u`` and ``v`` are still connected without it, at
+        a distance giving an allowed ring size, and the skeleton without it is reachable.
+        Both questions concern the 2-core only (paths between ring atoms never enter
+        the trees hanging off it), which is computed once for all bonds.
         """
-        rest = _without(adjacency, u, v)
-        distance = _distance(rest, u, v)
+        core = _two_core(adjacency)
+        return [(u, v) for u, v in bonds if self._last_closure(core, u, v)]
+
+    def _last_closure(self, core: Adjacency, u: int, v: int) -> bool:
+        """Whether bond ``(u, v)`` of the 2-core ``core`` can have been built last."""
+        distance = _distance_around(core, u, v)
         if distance is None or not self.low <= distance + 1 <= self.high:
             return False
-        return self.reachable(rest)
+        return self._core_reachable(_strip(core, u, v))
 
-    def reachable(self, adjacency: Adjacency) -> bool:
-        """Whether the connected skeleton ``adjacency`` can be built from one atom."""
-        core = _two_core(adjacency)
+    def _core_reachable(self, core: Adjacency) -> bool:
+        """Whether a skeleton with 2-core ``core`` can be built from one atom."""
         bonds = [(u, v) for u, neighbours in enumerate(core) for v in neighbours if u < v]
         if not bonds:
             return True
+        # the 2-core of a connected skeleton is connected, so if every atom left has two
+        # neighbours it is one ring, built by closing it (what the search would conclude)
+        ring = [neighbours for neighbours in core if neighbours]
+        if all(len(neighbours) == 2 for neighbours in ring):
+            return self.low <= len(ring) <= self.high
         return self._reachable.get(frozenset(bonds), lambda: self._search(core, bonds))
 
     def _search(self, core: Adjacency, bonds: list[tuple[int, int]]) -> bool:
         """Reachability of a 2-core: some bond closing an allowed ring was built last."""
         rings = {}
         for u, v in bonds:
-            distance = _distance(_without(core, u, v), u, v)
+            distance = _distance_around(core, u, v)
             if distance is not None:
                 rings[u, v] = distance + 1
         # Each closure adds a cycle of at most ``high`` bonds that stays a cycle, so
@@ -69,11 +78,14 @@ class RingClosures:
         # Bonds next to degree-2 atoms first: they end an ear (a chain of a ring), the
         # natural last closure, whereas removing a fusion bond merges two rings.
         last.sort(key=lambda bond: len(core[bond[0]]) + len(core[bond[1]]))
-        return any(self.reachable(_without(core, u, v)) for u, v in last)
+        return any(self._core_reachable(_strip(core, u, v)) for u, v in last)
 
 
-def across_triple_bond(mol: Chem.Mol, iu: np.ndarray, ju: np.ndarray) -> np.ndarray:
-    """Whether a triple bond separates atoms ``iu[k]`` and ``ju[k]``: ``bool [len(iu)]``.
+def across_triple_bond(
+    adjacency: Adjacency, triple: list[tuple[int, int]], iu: np.ndarray, ju: np.ndarray
+) -> np.ndarray:
+    """Whether a triple bond (of ``triple``) separates atoms ``iu[k]`` and ``ju[k]`` of the
+    skeleton ``adjacency``: ``bool [len(iu)]``.
 
     Triple bonds stay out of rings: bonding such a pair would put one in a ring,
     and RDKit perceives some of those small rings (``N=c1c#c1``) as aromatic in a
@@ -81,37 +93,41 @@ def across_triple_bond(mol: Chem.Mol, iu: np.ndarray, ju: np.ndarray) -> np.ndar
     smallest isolable cycloalkyne has eight atoms).
     """
     across = np.zeros(len(iu), dtype=bool)
-    for bond in mol.GetBonds():
-        if bond.GetBondType() != Chem.BondType.TRIPLE:
-            continue
-        begin, end = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
-        side = np.zeros(mol.GetNumAtoms(), dtype=bool)
+    for begin, end in triple:
+        side = np.zeros(len(adjacency), dtype=bool)
         side[begin] = True
         frontier = [begin]
         while frontier:
             frontier = [
-                n.GetIdx()
+                b
                 for a in frontier
-                for n in mol.GetAtomWithIdx(a).GetNeighbors()
-                if not side[n.GetIdx()] and not (a == begin and n.GetIdx() == end)
+                for b in adjacency[a]
+                if not side[b] and not (a == begin and b == end)
             ]
             side[frontier] = True
         across |= side[iu] != side[ju]
     return across
 
 
-def _without(adjacency: Adjacency, u: int, v: int) -> Adjacency:
-    """A copy of ``adjacency`` without bond ``(u, v)``."""
-    rest = [set(neighbours) for neighbours in adjacency]
-    rest[u].discard(v)
-    rest[v].discard(u)
-    return rest
-
-
 def _two_core(adjacency: Adjacency) -> Adjacency:
     """``adjacency`` with leaves stripped repeatedly (stripped atoms keep empty sets)."""
     core = [set(neighbours) for neighbours in adjacency]
-    leaves = [a for a, neighbours in enumerate(core) if len(neighbours) == 1]
+    _strip_leaves(core, [a for a, neighbours in enumerate(core) if len(neighbours) == 1])
+    return core
+
+
+def _strip(core: Adjacency, u: int, v: int) -> Adjacency:
+    """The 2-core of the 2-core ``core`` without bond ``(u, v)``: only ``u`` and ``v`` can
+    have become leaves, so stripping starts from them."""
+    rest = [set(neighbours) for neighbours in core]
+    rest[u].discard(v)
+    rest[v].discard(u)
+    _strip_leaves(rest, [a for a in (u, v) if len(rest[a]) == 1])
+    return rest
+
+
+def _strip_leaves(core: Adjacency, leaves: list[int]) -> None:
+    """Strip ``leaves`` from ``core`` in place, and the leaves that this makes, repeatedly."""
     while leaves:
         leaf = leaves.pop()
         if len(core[leaf]) != 1:
@@ -121,16 +137,19 @@ def _two_core(adjacency: Adjacency) -> Adjacency:
         core[neighbour].discard(leaf)
         if len(core[neighbour]) == 1:
             leaves.append(neighbour)
-    return core
 
 
-def _distance(adjacency: Adjacency, source: int, target: int) -> int | None:
-    """Graph distance by breadth-first search; ``None`` if ``target`` is unreachable."""
-    seen, frontier, distance = {source}, [source], 0
+def _distance_around(adjacency: Adjacency, u: int, v: int) -> int | None:
+    """Length of the shortest path from ``u`` to ``v`` that avoids the bond ``(u, v)``, by
+    breadth-first search; ``None`` if there is none."""
+    seen = {u}
+    frontier = [w for w in adjacency[u] if w != v]
+    seen.update(frontier)
+    distance = 1
     while frontier:
-        if target in seen:
+        if v in seen:
             return distance
         distance += 1
-        frontier = [v for u in frontier for v in adjacency[u] if v not in seen]
+        frontier = [w for a in frontier for w in adjacency[a] if w not in seen]
         seen.update(frontier)
-    return distance if target in seen else None
+    return None

@@ -12,8 +12,10 @@ For ``m`` bases:
   ``Q(y | s) = Σ_i G(i | s) Q_i(y | s)``. The weights enter analytically, so one
   classifier serves every α, every number of observations and every sub-mixture
   of its bases (zero weight outside it, ``G`` renormalised over it);
-- action head: the generator and joint heads at every child ``step(s, a)``
-  (``[B, A, m + m·R·(1+m)]``) from one pass on ``s``.
+- action head: the generator and joint heads at the child ``step(s, a)`` from one
+  pass on ``s``, ``m + m·R·(1+m)`` numbers per action, computed only for the
+  (state, action) pairs asked for: the taken actions in training, the allowed
+  ones in guidance (all actions of a fragment batch would be ``[B, 20033, 99]``).
 """
 
 from __future__ import annotations
@@ -82,12 +84,15 @@ class Classifier(nn.Module):
         """Joint head at ``s``: ``log π`` ``[B, m, R]`` and ``φ`` ``[B, m, R, m]``."""
         return self._atoms(self.joint_head(encoding.graph))
 
-    def action_atoms(self, encoding) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """At each action's child: generator logits ``[B, A, m]``, ``log π`` ``[B, A, m, R]``
-        and ``φ`` ``[B, A, m, R, m]``."""
+    def action_atoms(
+        self, encoding, rows: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """At the child of ``actions[k]`` taken in state ``rows[k]`` (``LongTensor[K]``
+        each, allowed non-stop actions): generator logits ``[K, m]``, ``log π``
+        ``[K, m, R]`` and ``φ`` ``[K, m, R, m]``."""
         m = len(self.base_names)
-        out = self.action_head(encoding)
-        return (out[..., :m], *self._atoms(out[..., m:]))
+        out = self.action_head(encoding, pairs=(rows, actions))
+        return (out[:, :m], *self._atoms(out[:, m:]))
 
     @staticmethod
     def log_likelihood(
@@ -140,11 +145,17 @@ class Classifier(nn.Module):
         return log_observation_likelihood(logits[:, self._columns(composition.bases)], composition)
 
     def log_Q_actions(self, states: States, composition: Composition) -> torch.Tensor:
+        env = self.env
         encoding = self.encode(states)
-        out = self._log_q(*self.action_atoms(encoding), composition)
+        mask = env.forward_mask(states)
+        move = mask.clone()
+        move[:, env.stop_action] = False
+        rows, actions = move.nonzero(as_tuple=True)
+        out = torch.full(mask.shape, MASKED, device=mask.device)
+        out[rows, actions] = self._log_q(*self.action_atoms(encoding, rows, actions), composition)
         term_logits = self.terminal_head(encoding.graph)[:, self._columns(composition.bases)]
-        out[:, self.env.stop_action] = log_observation_likelihood(term_logits, composition)
-        return out.masked_fill(~self.env.forward_mask(states), MASKED)
+        out[:, env.stop_action] = log_observation_likelihood(term_logits, composition)
+        return out.masked_fill(~mask, MASKED)
 
     def target_copy(self) -> Classifier:
         """A frozen copy for the EMA target of the soft labels."""

@@ -50,6 +50,17 @@ def explore(log_probs: torch.Tensor, mask: torch.Tensor, epsilon: float) -> torc
     return torch.logaddexp(log_probs + math.log1p(-epsilon), uniform + math.log(epsilon))
 
 
+def sample_actions(log_probs: torch.Tensor) -> torch.Tensor:
+    """One action per row of ``log_probs`` ``[B, A]`` (``-inf`` never drawn): ``LongTensor[B]``.
+
+    Gumbel-max, ``argmax(log p − log E)`` with ``E ~ Exp(1)`` (kept above 0 so a masked
+    action stays at ``-inf``): exact, and about twice as fast as ``Categorical`` over the
+    thousands of actions of the fragment environment.
+    """
+    noise = torch.empty_like(log_probs).exponential_().clamp_min_(torch.finfo(log_probs.dtype).tiny)
+    return (log_probs - noise.log()).argmax(dim=1)
+
+
 @torch.no_grad()
 def sample_trajectories(policy: Policy, n: int, epsilon: float = 0.0) -> Trajectories:
     """Sample ``n`` trajectories from ``s0``, all in lock-step batches.
@@ -67,7 +78,7 @@ def sample_trajectories(policy: Policy, n: int, epsilon: float = 0.0) -> Traject
     while len(active):
         mask = env.forward_mask(states)
         log_probs = explore(policy.log_probs(states), mask, epsilon)
-        actions = torch.distributions.Categorical(logits=log_probs).sample()
+        actions = sample_actions(log_probs)
         step_states.append(states)
         step_actions.append(actions)
         step_ids.append(active)

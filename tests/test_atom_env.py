@@ -235,7 +235,7 @@ def test_to_mols_and_to_smiles_give_canonical_molecules():
 @pytest.mark.parametrize("env_name", ["atoms", "fragments"])
 def test_sample_command_writes_canonical_smiles(tmp_path, env_name):
     out = tmp_path / "uniform.csv"
-    argv = ["sample", "--env", env_name, "--policy", "uniform", "-n", "12", "-o", str(out)]
+    argv = ["sample", "--env", env_name, "-n", "12", "-o", str(out)]
     assert main([*argv, "--batch-size", "5"]) == 0
     with out.open(newline="") as handle:
         rows = list(csv.DictReader(handle))

@@ -62,8 +62,9 @@ def walk(env, data, max_steps):
         assert mask.any()
         assert bool(mask[env.stop_action]) == (state.num_atoms > 0)
         moves = mask[: env.stop_action].nonzero().squeeze(1).tolist()
-        if not moves:
-            assert env.decomposition(state).min_fragments == env.max_fragments
+        if not moves:  # at the fragment limit, or no atom left with a hydrogen to replace
+            at_limit = env.decomposition(state).min_fragments == env.max_fragments
+            assert at_limit or not attachment_points(state.mol, env.table.kinds)
             break
         action = data.draw(st.sampled_from(moves))
         child = env.step([state], torch.tensor([action]))[0]

@@ -12,7 +12,7 @@ import sys
 
 from ..errors import UserError
 
-COMMANDS = ["grid_demo", "score", "proxy", "vocab", "sample"]
+COMMANDS = ["campaign", "sample", "report", "grid_demo", "score", "proxy", "vocab"]
 
 
 def build_parser() -> argparse.ArgumentParser:

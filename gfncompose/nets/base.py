@@ -3,10 +3,10 @@
 Every network in gfncompose (forward policies and the classifier) is a *trunk*
 that embeds a batch of states plus *heads*. Heads that score states read the
 graph-level embedding ``Encoding.graph`` (``[B, hidden]``); heads that score
-actions are an *action readout* that returns ``[B, num_actions, channels]`` in
-the environment's flat action layout. Both are chosen by environment type with
-:func:`build_trunk` and :func:`build_action_readout`, so the learning code never
-names a concrete environment.
+actions are an *action readout* in the environment's flat action layout. Both are
+chosen by environment type with :func:`build_trunk` and
+:func:`build_action_readout`, so the learning code never names a concrete
+environment.
 """
 
 from __future__ import annotations
@@ -27,15 +27,28 @@ class Encoding:
     graph: torch.Tensor
 
 
-class ActionReadout(nn.Module):
-    """Maps an :class:`Encoding` to ``[B, num_actions, channels]``.
+Pairs = tuple[torch.Tensor, torch.Tensor]
+"""``(rows, actions)``: ``LongTensor[K]`` each, the (state, action) pairs to score."""
 
-    ``cond`` (``[B, hidden]`` or ``None``) is added to the features the readout
-    uses before scoring, which is how the classifier's heads condition on the
-    observation weights.
+
+class ActionReadout(nn.Module):
+    """Scores actions with ``channels`` numbers each.
+
+    ``readout(encoding)`` scores every action: ``[B, num_actions, channels]`` (what a
+    one-channel forward policy needs for its softmax). ``readout(encoding,
+    pairs=(rows, actions))`` scores only those pairs: ``[K, channels]``, row ``k``
+    equal to the dense ``[rows[k], actions[k]]``. Heads with many channels (the
+    classifier's) use only this: their dense output (``[B, 20033, 99]`` for
+    fragments) would not fit in memory. Only actions the environment can allow
+    need scoring, so pairs must be allowed actions.
+
+    ``cond`` (``[B, hidden]`` or ``None``) is added to the graph-level features the
+    readout uses before scoring.
     """
 
-    def forward(self, encoding: Encoding, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, encoding: Encoding, cond: torch.Tensor | None = None, pairs: Pairs | None = None
+    ) -> torch.Tensor:
         raise NotImplementedError
 
 

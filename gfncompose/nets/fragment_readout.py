@@ -4,9 +4,10 @@ Attach actions are scored bilinearly: an attachment slot's node features (with
 graph context and ``cond``) go through an MLP to ``channels`` vectors, each
 dotted with a learned embedding of the (fragment, stem) pair to attach. Only
 slots that exist are computed (a molecule has far fewer attachment points than
-the layout's ``S`` slots); the rest of the ``[B, S, K, channels]`` block is zero
-and masked by the policy anyway. Placing the first fragment and stopping are
-graph-level heads.
+the layout's ``S`` slots); the rest of the dense ``[B, S, K, channels]`` block is
+zero and masked by the policy anyway. Scoring selected pairs computes only the
+slots and stems they name (see :meth:`FragmentReadout.attach_scores`). Placing
+the first fragment and stopping are graph-level heads.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch import nn
 from torch_geometric.data import Batch
 
 from ..envs.fragments import FragmentEnv
-from .base import ActionReadout, build_action_readout, build_trunk
+from .base import ActionReadout, Pairs, build_action_readout, build_trunk
 from .gnn import GraphActionReadout, GraphEncoding, GraphTrunk
 
 
@@ -38,6 +39,25 @@ class FragmentTrunk(GraphTrunk):
         return FragmentEncoding(**vars(encoding), slot_node=data.slot_node)
 
 
+def _positions(group: torch.Tensor, item: torch.Tensor, num_items: int):
+    """Distinct ``(group, item)`` pairs laid out as a ragged ``[G, width]`` table.
+
+    Args:
+        group: ``LongTensor[K]`` in ``0..G-1``; item: ``LongTensor[K]`` in ``0..num_items-1``.
+
+    Returns:
+        ``(group_of, item_of, column_of, inverse, width)``: for each distinct pair its
+        group, item and column in the table; for each input its distinct pair; and the
+        table width (the most distinct items of one group).
+    """
+    unique, inverse = torch.unique(group * num_items + item, return_inverse=True)
+    group_of, item_of = unique // num_items, unique % num_items
+    counts = torch.bincount(group_of)
+    first = counts.cumsum(0) - counts
+    column_of = torch.arange(len(unique), device=unique.device) - first[group_of]
+    return group_of, item_of, column_of, inverse, int(counts.max())
+
+
 class FragmentReadout(GraphActionReadout):
     """``[place first fragment (F) | attach (S·K) | stop]``, each with ``channels`` numbers."""
 
@@ -45,14 +65,74 @@ class FragmentReadout(GraphActionReadout):
         super().__init__(hidden, channels)
         self.num_fragments = env.num_fragments
         self.num_slots = env.num_slots
+        self.num_stems = env.num_stems
+        self.attach_offset = env.attach_offset
+        self.stop_action = env.stop_action
         self.graph_head = self.head(env.num_fragments + 1)
         self.slot_head = self.head(hidden)
         self.stem_embedding = nn.Embedding(env.num_stems, hidden)
 
-    def forward(self, encoding: FragmentEncoding, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """``[B, A, channels]`` in ``FragmentEnv``'s flat action layout."""
-        batch_size, c = len(encoding.graph), self.channels
+    def forward(
+        self,
+        encoding: FragmentEncoding,
+        cond: torch.Tensor | None = None,
+        pairs: Pairs | None = None,
+    ) -> torch.Tensor:
+        """``[B, A, channels]`` in ``FragmentEnv``'s flat action layout, or ``[K, channels]``
+        for ``pairs``."""
         graph, node = self.features(encoding, cond)
+        if pairs is None:
+            return self._all_actions(encoding, graph, node)
+        rows, actions = pairs
+        out = graph.new_empty(len(rows), self.channels)
+        is_attach = (actions >= self.attach_offset) & (actions < self.stop_action)
+        k = (~is_attach).nonzero().squeeze(1)
+        column = torch.where(actions[k] == self.stop_action, self.num_fragments, actions[k])
+        out[k] = self.select(self.graph_head, graph, rows[k], column)
+        k = is_attach.nonzero().squeeze(1)
+        offset = actions[k] - self.attach_offset
+        slot, stem = offset // self.num_stems, offset % self.num_stems
+        out[k] = self.attach_scores(node, encoding.slot_node, rows[k], slot, stem)
+        return out
+
+    def attach_scores(
+        self,
+        node: torch.Tensor,
+        slot_node: torch.Tensor,
+        rows: torch.Tensor,
+        slots: torch.Tensor,
+        stems: torch.Tensor,
+    ) -> torch.Tensor:
+        """Scores of attaching stem ``stems[k]`` at slot ``slots[k]`` of state ``rows[k]``:
+        ``[K, channels]``.
+
+        Per state, the slot features of the slots asked for meet the embeddings of
+        the stems asked for in one batched matmul (``[G, slots·channels, hidden] @
+        [G, hidden, stems]``, zero padded to the busiest state). One attach per state
+        (training) costs ``O(K·channels·hidden)``; every allowed attach (guidance) at
+        most the dense scores of the slots that exist.
+        """
+        c, h = self.channels, self.hidden
+        if not len(rows):
+            return node.new_zeros(0, c)
+        states, group = torch.unique(rows, return_inverse=True)
+        slot_group, slot_of, slot_column, slot_inverse, num_slot_columns = _positions(
+            group, slots, self.num_slots
+        )
+        stem_group, stem_of, stem_column, stem_inverse, num_stem_columns = _positions(
+            group, stems, self.num_stems
+        )
+        slot_features = self.slot_head(node[slot_node[states[slot_group], slot_of]])
+        left = node.new_zeros(len(states), num_slot_columns, c * h)
+        left[slot_group, slot_column] = slot_features
+        right = node.new_zeros(len(states), num_stem_columns, h)
+        right[stem_group, stem_column] = self.stem_embedding(stem_of)
+        scores = torch.bmm(left.view(len(states), num_slot_columns * c, h), right.transpose(1, 2))
+        scores = scores.view(len(states), num_slot_columns, c, num_stem_columns)
+        return scores[group, slot_column[slot_inverse], :, stem_column[stem_inverse]]
+
+    def _all_actions(self, encoding: FragmentEncoding, graph: torch.Tensor, node: torch.Tensor):
+        batch_size, c = len(encoding.graph), self.channels
         graph_out = self.graph_head(graph).view(batch_size, -1, c)
         rows, slots = (encoding.slot_node >= 0).nonzero(as_tuple=True)
         slot = self.slot_head(node[encoding.slot_node[rows, slots]]).view(-1, c, self.hidden)

@@ -26,7 +26,7 @@ from torch_geometric.nn import GINEConv, global_add_pool, global_mean_pool
 from torch_geometric.utils import to_dense_batch
 
 from ..envs.atoms import ORDERS, AtomEnv
-from .base import ActionReadout, Encoding, build_action_readout, build_trunk
+from .base import ActionReadout, Encoding, Pairs, build_action_readout, build_trunk
 from .mlp import mlp
 
 PAIR_WIDTH_DIVISOR = 4
@@ -91,9 +91,10 @@ class GraphTrunk(nn.Module):
 class GraphActionReadout(ActionReadout):
     """Base of the molecule readouts: conditioned graph, node and pair features.
 
-    Subclasses build heads with :meth:`head` and assemble ``[B, A, channels]``.
-    ``cond`` (``[B, hidden]``) is added to the graph embedding and, broadcast by
-    the batch vector, to every node embedding before any head reads them.
+    Subclasses build heads with :meth:`head` and assemble the dense
+    ``[B, A, channels]`` or, for ``pairs``, pick the heads' outputs with
+    :meth:`select`. ``cond`` (``[B, hidden]``) is added to the graph embedding and,
+    broadcast by the batch vector, to every node embedding before any head reads them.
     """
 
     def __init__(self, hidden: int, channels: int):
@@ -122,6 +123,23 @@ class GraphActionReadout(ActionReadout):
         )
         return dense
 
+    def select(
+        self, head: nn.Module, features: torch.Tensor, index: torch.Tensor, column: torch.Tensor
+    ) -> torch.Tensor:
+        """``head(features[index[k]])`` output number ``column[k]``: ``[K, channels]``.
+
+        The head runs once per distinct ``index`` (a graph or a node), however many
+        of its actions are asked for.
+        """
+        unique, inverse = torch.unique(index, return_inverse=True)
+        return head(features[unique]).unflatten(1, (-1, self.channels))[inverse, column]
+
+    @staticmethod
+    def first_node(encoding: GraphEncoding) -> torch.Tensor:
+        """Index of each graph's first node in the batch: ``LongTensor[B]``."""
+        counts = torch.bincount(encoding.batch, minlength=len(encoding.graph))
+        return counts.cumsum(0) - counts
+
 
 class AtomReadout(GraphActionReadout):
     """Action readout of :class:`~gfncompose.envs.AtomEnv` in its flat layout.
@@ -136,6 +154,10 @@ class AtomReadout(GraphActionReadout):
     def __init__(self, env: AtomEnv, hidden: int, channels: int):
         super().__init__(hidden, channels)
         self.max_atoms = env.max_atoms
+        self.num_atom_types = len(env.atoms)
+        self.add_atom_offset = env.add_atom_offset
+        self.add_bond_offset = env.add_bond_offset
+        self.stop_action = env.stop_action
         self.register_buffer("pairs", env.pairs.clone(), persistent=False)
         self.graph_head = self.head(len(env.atoms) + 1)
         self.node_head = self.head(len(env.atoms) * len(ORDERS))
@@ -144,9 +166,48 @@ class AtomReadout(GraphActionReadout):
         self.pair_distance = nn.Embedding(env.ring_sizes[1] + 1, width)
         self.pair_head = nn.Linear(width, len(ORDERS) * channels)
 
-    def forward(self, encoding: GraphEncoding, cond: torch.Tensor | None = None) -> torch.Tensor:
-        batch_size, c = len(encoding.graph), self.channels
+    def forward(
+        self, encoding: GraphEncoding, cond: torch.Tensor | None = None, pairs: Pairs | None = None
+    ) -> torch.Tensor:
         graph, node = self.features(encoding, cond)
+        if pairs is None:
+            return self._all_actions(encoding, graph, node)
+        return self._selected(encoding, graph, node, *pairs)
+
+    def _selected(self, encoding: GraphEncoding, graph, node, rows, actions) -> torch.Tensor:
+        """``[K, channels]``: each head on the graphs, atoms and atom pairs the pairs name."""
+        out = graph.new_empty(len(rows), self.channels)
+        is_graph = (actions < self.add_atom_offset) | (actions == self.stop_action)
+        is_node = ~is_graph & (actions < self.add_bond_offset)
+        is_pair = ~is_graph & ~is_node
+
+        k = is_graph.nonzero().squeeze(1)
+        column = torch.where(actions[k] == self.stop_action, self.num_atom_types, actions[k])
+        out[k] = self.select(self.graph_head, graph, rows[k], column)
+
+        k = is_node.nonzero().squeeze(1)
+        first = self.first_node(encoding)
+        per_atom = self.num_atom_types * len(ORDERS)
+        offset = actions[k] - self.add_atom_offset
+        atom, column = offset // per_atom, offset % per_atom
+        out[k] = self.select(self.node_head, node, first[rows[k]] + atom, column)
+
+        k = is_pair.nonzero().squeeze(1)
+        offset = actions[k] - self.add_bond_offset
+        pair, order = offset // len(ORDERS), offset % len(ORDERS)
+        num_pairs = len(self.pairs)
+        unique, inverse = torch.unique(rows[k] * num_pairs + pair, return_inverse=True)
+        row, pair = unique // num_pairs, unique % num_pairs
+        atom = self.pair_atom(node)
+        ends = first[row, None] + self.pairs[pair]
+        distance = self.pair_distance(encoding.pair_distance[row, pair])
+        pair_out = self.pair_head(nn.functional.leaky_relu(atom[ends].sum(1) + distance))
+        out[k] = pair_out.view(len(unique), len(ORDERS), self.channels)[inverse, order]
+        return out
+
+    def _all_actions(self, encoding: GraphEncoding, graph: torch.Tensor, node: torch.Tensor):
+        """``[B, A, channels]``."""
+        batch_size, c = len(encoding.graph), self.channels
         graph_out = self.graph_head(graph).view(batch_size, -1, c)
         node_out = self.dense(self.node_head(node), encoding, self.max_atoms)
         atom = self.dense(self.pair_atom(node), encoding, self.max_atoms)

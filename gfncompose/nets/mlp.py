@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..envs.hypergrid import HyperGrid
-from .base import ActionReadout, Encoding, build_action_readout, build_trunk
+from .base import ActionReadout, Encoding, Pairs, build_action_readout, build_trunk
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -31,7 +31,11 @@ class GridTrunk(nn.Module):
 
 
 class GridReadout(ActionReadout):
-    """``Linear(hidden -> num_actions * channels)`` on the (conditioned) embedding."""
+    """``MLP(hidden -> num_actions * channels)`` on the (conditioned) embedding.
+
+    The hypergrid has ``ndim + 1`` actions, so scoring pairs evaluates the MLP once
+    per distinct row (all its actions) and picks the requested ones.
+    """
 
     def __init__(self, hidden: int, num_actions: int, channels: int):
         super().__init__()
@@ -39,9 +43,16 @@ class GridReadout(ActionReadout):
         self.channels = channels
         self.net = mlp([hidden, hidden, num_actions * channels])
 
-    def forward(self, encoding: Encoding, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, encoding: Encoding, cond: torch.Tensor | None = None, pairs: Pairs | None = None
+    ) -> torch.Tensor:
         h = encoding.graph if cond is None else encoding.graph + cond
-        return self.net(h).view(-1, self.num_actions, self.channels)
+        if pairs is None:
+            return self.net(h).view(-1, self.num_actions, self.channels)
+        rows, actions = pairs
+        unique, inverse = torch.unique(rows, return_inverse=True)
+        out = self.net(h[unique]).view(len(unique), self.num_actions, self.channels)
+        return out[inverse, actions]
 
 
 @build_trunk.register
