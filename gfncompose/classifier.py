@@ -14,8 +14,9 @@ For ``m`` bases:
   of its bases (zero weight outside it, ``G`` renormalised over it);
 - action head: the generator and joint heads at the child ``step(s, a)`` from one
   pass on ``s``, ``m + m·R·(1+m)`` numbers per action, computed only for the
-  (state, action) pairs asked for: the taken actions in training, the allowed
-  ones in guidance (all actions of a fragment batch would be ``[B, 20033, 99]``).
+  (state, action) pairs asked for: the taken actions in training, the proposed or
+  allowed ones in guidance (all actions of a fragment batch would be
+  ``[B, 20033, 99]``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from .envs.base import Environment, States
 from .errors import UserError
 from .nets import build_action_readout, build_trunk
 from .nets.mlp import mlp
-from .policy import MASKED
 
 
 class Classifier(nn.Module):
@@ -144,18 +144,21 @@ class Classifier(nn.Module):
         logits = self.terminal_head(self.encode(states).graph)
         return log_observation_likelihood(logits[:, self._columns(composition.bases)], composition)
 
-    def log_Q_actions(self, states: States, composition: Composition) -> torch.Tensor:
-        env = self.env
+    def log_Q_pairs(
+        self, states: States, rows: torch.Tensor, actions: torch.Tensor, composition: Composition
+    ) -> torch.Tensor:
+        """``log Q(y | step(s_rows[k], actions[k]))`` (stop: ``Q_term(y | x = s)``) for
+        allowed pairs, ``LongTensor[K]`` each, from one trunk pass on ``states``: ``[K]``."""
         encoding = self.encode(states)
-        mask = env.forward_mask(states)
-        move = mask.clone()
-        move[:, env.stop_action] = False
-        rows, actions = move.nonzero(as_tuple=True)
-        out = torch.full(mask.shape, MASKED, device=mask.device)
-        out[rows, actions] = self._log_q(*self.action_atoms(encoding, rows, actions), composition)
-        term_logits = self.terminal_head(encoding.graph)[:, self._columns(composition.bases)]
-        out[:, env.stop_action] = log_observation_likelihood(term_logits, composition)
-        return out.masked_fill(~mask, MASKED)
+        out = encoding.graph.new_empty(len(rows))
+        stop = actions == self.env.stop_action
+        k = stop.nonzero().squeeze(1)
+        term_logits = self.terminal_head(encoding.graph[rows[k]])
+        cols = self._columns(composition.bases)
+        out[k] = log_observation_likelihood(term_logits[:, cols], composition)
+        k = (~stop).nonzero().squeeze(1)
+        out[k] = self._log_q(*self.action_atoms(encoding, rows[k], actions[k]), composition)
+        return out
 
     def target_copy(self) -> Classifier:
         """A frozen copy for the EMA target of the soft labels."""

@@ -309,11 +309,13 @@ class ExactClassifier:
         """``log Q(y | s)``: ``[B]``."""
         return self._tables(composition)[0][self._rows(states)].float().to(self.env.device)
 
-    def log_Q_actions(self, states: States, composition: Composition) -> torch.Tensor:
-        """``log Q(y | s')`` for the child ``s'`` of each action (stop: ``Q_term``): ``[B, A]``."""
-        rows = self._rows(states)
-        table = self._tables(composition)[1][rows]
-        return table.masked_fill(~self.graph.mask[rows], MASKED).float().to(self.env.device)
+    def log_Q_pairs(
+        self, states: States, rows: torch.Tensor, actions: torch.Tensor, composition: Composition
+    ) -> torch.Tensor:
+        """``log Q(y | s')`` for the child ``s'`` of ``actions[k]`` in ``states[rows[k]]``
+        (stop: ``Q_term``): ``[K]``."""
+        table = self._tables(composition)[1]
+        return table[self._rows(states)[rows.cpu()], actions.cpu()].float().to(self.env.device)
 
     def log_Q_terminal(self, states: States, composition: Composition) -> torch.Tensor:
         """``log Π_k p(y_k | x)`` for terminal objects ``x``: ``[B]``."""

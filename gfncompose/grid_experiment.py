@@ -24,13 +24,18 @@ from .trajectory_balance import TrainConfig, train_gflownet
 
 @dataclass
 class GridExperiment:
-    """Budgets of the grid experiment (defaults: a few minutes on 2 CPU cores)."""
+    """Budgets of the grid experiment (defaults: a few minutes on 2 CPU cores).
+
+    ``hidden`` is the width of the bases; the classifier, four heads on one trunk,
+    gets ``classifier_hidden``.
+    """
 
     horizon: int = 16
     base_steps: int = 1000
     classifier_steps: int = 1000
     batch_size: int = 16
     hidden: int = 128
+    classifier_hidden: int = 256
     three_disks: bool = False
     seed: int = 0
     device: str = "cpu"
@@ -87,7 +92,8 @@ def run(config: GridExperiment, progress: bool = True) -> dict:
     for group, comps in config.groups.items():
         members = sorted({n for c in comps for n in c.bases})
         n_obs = max(len(c.y) for c in comps)
-        clf = Classifier(env, members, n_observations=n_obs, hidden=config.hidden).to(config.device)
+        clf = Classifier(env, members, n_observations=n_obs, hidden=config.classifier_hidden)
+        clf = clf.to(config.device)
         train = ClassifierConfig(
             steps=config.classifier_steps, batch_size=config.batch_size, seed=config.seed
         )

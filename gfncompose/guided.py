@@ -7,11 +7,20 @@
 The division by ``Q(y | s)`` of the exact identity is a per-state constant, so
 renormalising over the allowed actions (needed anyway, since a learned ``Q`` is
 not exactly consistent) makes it unnecessary.
+
+Sampling needs ``Q`` only where it lands: since ``Q(y | s') ≤ 1``, drawing
+``a ~ P_F^M(· | s)`` and accepting it with probability ``Q(y | step(s, a))`` gives
+exactly ``P̃(· | s)`` (rejection sampling with the mixture as proposal). A state
+then scores a few proposed actions instead of every allowed one (hundreds of
+children in the fragment environment); states that reject every proposal of
+:data:`PROPOSAL_ROUNDS` draw from the dense ``P̃``, so the law is exact whatever the
+acceptance rate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import torch
@@ -20,6 +29,7 @@ from .composition import Composition
 from .envs.base import States
 from .errors import UserError
 from .policy import MASKED, Policy
+from .sampler import sample_actions
 
 GuidanceMode = Literal["successors", "action_head"]
 
@@ -37,13 +47,38 @@ class CompositionClassifier(Protocol):
         """``log Q(y | s)``: ``[B]``."""
         ...
 
-    def log_Q_actions(self, states: States, composition: Composition) -> torch.Tensor:
-        """``log Q(y | step(s, a))`` per action, stop column ``log Q_term``: ``[B, A]``."""
+    def log_Q_pairs(
+        self, states: States, rows: torch.Tensor, actions: torch.Tensor, composition: Composition
+    ) -> torch.Tensor:
+        """``log Q(y | step(s_rows[k], actions[k]))`` (stop: ``log Q_term``) for allowed
+        pairs given as ``LongTensor[K]`` each, read from one pass on ``states``: ``[K]``."""
         ...
 
     def log_Q_terminal(self, states: States, composition: Composition) -> torch.Tensor:
         """``log Π_k p(y_k | x)`` at terminal objects: ``[B]``."""
         ...
+
+
+PROPOSAL_ROUNDS = (8, 32, 128)
+"""Proposals per still-undecided state in each round of :meth:`GuidedPolicy.sample_actions`."""
+
+PAIRS_PER_CALL = 1 << 15
+"""Most (state, action) pairs scored by one classifier call: bounds memory at any batch size
+(in ``successors`` mode each pair is a child graph to encode)."""
+
+
+@dataclass
+class ProposalStats:
+    """Counts of :meth:`GuidedPolicy.sample_actions` since construction.
+
+    Attributes:
+        decisions: actions sampled; proposals: (state, action) pairs scored, each distinct
+        pair of a round once; dense: decisions that fell back to the dense ``P̃``.
+    """
+
+    decisions: int = 0
+    proposals: int = 0
+    dense: int = 0
 
 
 class GuidedPolicy:
@@ -53,9 +88,9 @@ class GuidedPolicy:
         bases: ``{name: policy}``; must contain every base of the composition.
         classifier: exact or learned, trained on (a superset of) those bases.
         composition: e.g. ``harmonic_mean("qed", "sa")``.
-        mode: ``"successors"`` evaluates ``Q(y | s')`` on every allowed child (one
-            batched classifier call per step, the paper's method); ``"action_head"``
-            reads ``Q(y | s, a)`` for all actions from one pass on ``s``.
+        mode: how ``Q(y | s')`` of a child is read. ``"successors"`` builds the child
+            and evaluates the classifier on it (the paper's method); ``"action_head"``
+            reads it from the classifier's action head on ``s``, without building it.
     """
 
     def __init__(
@@ -79,6 +114,7 @@ class GuidedPolicy:
         self.classifier = classifier
         self.composition = composition
         self.mode = mode
+        self.stats = ProposalStats()
 
     def log_mixture_probs(self, states: States) -> torch.Tensor:
         """``log P_F^M(a | s) = log Σ_i G(i | s) P_F^i(a | s)``: ``[B, A]``."""
@@ -87,29 +123,106 @@ class GuidedPolicy:
         log_pf = torch.stack([self.bases[n].log_probs(states) for n in names], dim=1)
         return torch.logsumexp(log_g[:, :, None] + log_pf, dim=1)
 
+    def log_Q_pairs(
+        self, states: States, rows: torch.Tensor, actions: torch.Tensor
+    ) -> torch.Tensor:
+        """``log Q(y | step(s_rows[k], actions[k]))``, stop: ``log Q_term(y | x = s)``, for
+        allowed pairs (``LongTensor[K]`` each): ``[K]``, in calls of at most
+        :data:`PAIRS_PER_CALL` pairs."""
+        out = torch.empty(len(rows), device=rows.device)
+        for start in range(0, len(rows), PAIRS_PER_CALL):
+            part = slice(start, start + PAIRS_PER_CALL)
+            out[part] = self._score(states, rows[part], actions[part])
+        return out
+
+    def _score(self, states: States, rows: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        if self.mode == "action_head":
+            return self.classifier.log_Q_pairs(states, rows, actions, self.composition)
+        env, classifier, composition = self.env, self.classifier, self.composition
+        out = torch.empty(len(rows), device=rows.device)
+        stop = actions == env.stop_action
+        k = stop.nonzero().squeeze(1)
+        if len(k):
+            out[k] = classifier.log_Q_terminal(env.index(states, rows[k]), composition)
+        k = (~stop).nonzero().squeeze(1)
+        if len(k):
+            children = env.step(env.index(states, rows[k]), actions[k])
+            out[k] = classifier.log_Q(children, composition)
+        return out
+
     def log_guidance(self, states: States) -> torch.Tensor:
         """``log Q(y | child)`` per action (stop: ``Q_term``), ``-inf`` where masked: ``[B, A]``."""
-        if self.mode == "action_head":
-            return self.classifier.log_Q_actions(states, self.composition)
-        env = self.env
-        mask = env.forward_mask(states)
+        mask = self.env.forward_mask(states)
+        rows, actions = mask.nonzero(as_tuple=True)
         log_q = torch.full(mask.shape, MASKED, device=mask.device)
-        move = mask.clone()
-        move[:, env.stop_action] = False
-        rows, actions = move.nonzero(as_tuple=True)
-        if len(rows):
-            children = env.step(env.index(states, rows), actions)
-            log_q[rows, actions] = self.classifier.log_Q(children, self.composition)
-        log_q[:, env.stop_action] = self.classifier.log_Q_terminal(states, self.composition)
-        return log_q.masked_fill(~mask, MASKED)
+        log_q[rows, actions] = self.log_Q_pairs(states, rows, actions)
+        return log_q
 
     def log_probs(self, states: States) -> torch.Tensor:
         """``log P̃(a | s)``: ``[B, A]``, renormalised over allowed actions."""
         log_mix = self.log_mixture_probs(states)
         if not self.composition.y:
             return log_mix
-        logits = log_mix + self.log_guidance(states)
+        return self._guide(log_mix, self.log_guidance(states))
+
+    @staticmethod
+    def _guide(log_mix: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+        logits = log_mix + log_q
         # A state whose every continuation has Q = 0 is never reached under guidance;
         # fall back to the mixture there so the policy stays a distribution.
         dead = torch.isinf(logits).all(dim=1, keepdim=True)
         return torch.log_softmax(torch.where(dead, log_mix, logits), dim=1)
+
+    @torch.no_grad()
+    def sample_actions(self, states: States) -> torch.Tensor:
+        """One action per state, drawn from ``P̃(· | s)`` by rejection: ``LongTensor[B]``.
+
+        Round ``r`` proposes ``PROPOSAL_ROUNDS[r]`` actions ``a ~ P_F^M(· | s)`` for each
+        state still undecided and accepts each with probability ``Q(y | step(s, a))``;
+        the first accepted proposal is the state's action. States that accept none
+        draw from the dense :meth:`log_probs`.
+        """
+        log_mix = self.log_mixture_probs(states)
+        num_states = len(log_mix)
+        self.stats.decisions += num_states
+        if not self.composition.y:
+            return sample_actions(log_mix)
+        device = log_mix.device
+        cdf = log_mix.double().exp_().cumsum_(1)
+        chosen = torch.full((num_states,), -1, dtype=torch.long, device=device)
+        pending = torch.arange(num_states, device=device)
+        # equal states (all of them at s0) share their scores: score each (state, action) once
+        index: dict = {}
+        ids = [index.setdefault(key, len(index)) for key in self.env.state_keys(states)]
+        state_id = torch.tensor(ids, device=device)
+        representative = torch.empty(len(index), dtype=torch.long, device=device)
+        representative[state_id] = pending
+        for k in PROPOSAL_ROUNDS:
+            u = torch.rand(num_states, k, dtype=torch.float64, device=device) * cdf[:, -1:]
+            proposed = torch.searchsorted(cdf, u, right=True)[pending]
+            proposed.clamp_(max=cdf.shape[1] - 1)
+            rows = pending[:, None].expand_as(proposed)
+            # a uniform can round up to the total and land past the last allowed action
+            allowed = log_mix[rows, proposed] > MASKED
+            num_actions = cdf.shape[1]
+            pair, inverse = torch.unique(
+                (state_id[rows] * num_actions + proposed)[allowed], return_inverse=True
+            )
+            self.stats.proposals += len(pair)
+            scores = self.log_Q_pairs(
+                states, representative[pair // num_actions], pair % num_actions
+            )
+            log_q = torch.full(proposed.shape, MASKED, device=device)
+            log_q[allowed] = scores[inverse]
+            accept = torch.rand(proposed.shape, device=device).log() < log_q
+            decided = accept.any(1)
+            first = accept.to(torch.uint8).argmax(1)
+            chosen[pending[decided]] = proposed[decided, first[decided]]
+            pending = pending[~decided]
+            if not len(pending):
+                return chosen
+        self.stats.dense += len(pending)
+        distinct, inverse = torch.unique(state_id[pending], return_inverse=True)
+        log_q = self.log_guidance(self.env.index(states, representative[distinct]))[inverse]
+        chosen[pending] = sample_actions(self._guide(log_mix[pending], log_q))
+        return chosen

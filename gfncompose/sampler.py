@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -61,6 +62,24 @@ def sample_actions(log_probs: torch.Tensor) -> torch.Tensor:
     return (log_probs - noise.log()).argmax(dim=1)
 
 
+@runtime_checkable
+class ActionSampler(Protocol):
+    """A policy that samples its actions without the dense ``[B, A]`` log-probabilities
+    (e.g. :class:`~gfncompose.guided.GuidedPolicy`, by rejection)."""
+
+    def sample_actions(self, states: States) -> torch.Tensor:
+        """One action per state, ``LongTensor[B]``, distributed as ``exp(log_probs(s))``."""
+        ...
+
+
+def draw_actions(policy: Policy, states: States, epsilon: float = 0.0) -> torch.Tensor:
+    """One action per state from ``policy`` explored with ``epsilon``: ``LongTensor[B]``."""
+    if epsilon == 0.0 and isinstance(policy, ActionSampler):
+        return policy.sample_actions(states)
+    mask = policy.env.forward_mask(states)
+    return sample_actions(explore(policy.log_probs(states), mask, epsilon))
+
+
 @torch.no_grad()
 def sample_trajectories(policy: Policy, n: int, epsilon: float = 0.0) -> Trajectories:
     """Sample ``n`` trajectories from ``s0``, all in lock-step batches.
@@ -76,9 +95,7 @@ def sample_trajectories(policy: Policy, n: int, epsilon: float = 0.0) -> Traject
     step_states, step_actions, step_ids = [], [], []
     terminal_parts, terminal_ids = [], []
     while len(active):
-        mask = env.forward_mask(states)
-        log_probs = explore(policy.log_probs(states), mask, epsilon)
-        actions = sample_actions(log_probs)
+        actions = draw_actions(policy, states, epsilon)
         step_states.append(states)
         step_actions.append(actions)
         step_ids.append(active)

@@ -4,10 +4,11 @@ classifier's action head affordable on fragments (DESIGN §3, action-head guidan
 import pytest
 import torch
 
-from gfncompose import harmonic_mean
+from gfncompose import GuidedPolicy, harmonic_mean
 from gfncompose.classifier import Classifier
 from gfncompose.classifier_training import ClassifierConfig, train_classifier
 from gfncompose.envs import AtomEnv, FragmentEnv, HyperGrid
+from gfncompose.guided import PAIRS_PER_CALL
 from gfncompose.nets import build_action_readout, build_trunk
 from gfncompose.policy import UniformPolicy
 from gfncompose.sampler import sample_trajectories
@@ -102,8 +103,11 @@ def test_fragment_classifier_scores_only_the_taken_and_the_allowed_actions(fragm
 
     calls.clear()
     states = sample_trajectories(bases["a"], 3).states
-    log_q = clf.log_Q_actions(states, harmonic_mean("a", "c"))
     mask = env.forward_mask(states)
+    guided = GuidedPolicy(bases, clf, harmonic_mean("a", "c"), mode="action_head")
+    log_q = guided.log_guidance(states)
     moves = int(mask.sum() - mask[:, env.stop_action].sum())
-    assert calls == [(moves, (moves, channels))]
+    # every allowed move scored once, in calls of at most PAIRS_PER_CALL pairs
+    assert sum(k for k, _ in calls) == moves
+    assert all(shape == (k, channels) and k <= PAIRS_PER_CALL for k, shape in calls)
     assert torch.isneginf(log_q[~mask]).all() and torch.isfinite(log_q[mask]).all()

@@ -78,9 +78,13 @@ def learned_classifier_setup():
 
 @pytest.mark.parametrize("mode", ["successors", "action_head"])
 @pytest.mark.parametrize(
-    "composition", [harmonic_mean("a", "b"), contrast("a", "b", 0.05)], ids=lambda c: c.label
+    "composition, tolerance",
+    [(harmonic_mean("a", "b"), 0.08), (contrast("a", "b", 0.05), 0.25)],
+    ids=["harmonic_mean", "contrast_0.05"],
 )
-def test_learned_classifier_guides_close_to_exact(learned_classifier_setup, composition, mode):
+def test_learned_classifier_guides_close_to_exact(
+    learned_classifier_setup, composition, tolerance, mode
+):
     env, bases, clf = learned_classifier_setup
     guided = GuidedPolicy(bases=bases, classifier=clf, composition=composition, mode=mode)
     dists = {n: exact.terminal_distribution(env, p) for n, p in bases.items()}
@@ -88,10 +92,11 @@ def test_learned_classifier_guides_close_to_exact(learned_classifier_setup, comp
     mixture = (dists["a"] + dists["b"]) / 2
     got = exact.terminal_distribution(env, guided)
     # The plain mixture is at L1 0.43 (harmonic mean) and 1.21 (contrast) from the target;
-    # measured after 800 steps: guided L1 ≈ 0.07-0.08 (harmonic mean), ≈ 0.18 (contrast,
-    # α = 0.05, whose 1/(αp_a + (1-α)p_b) amplifies terminal-head errors).
-    assert l1(got, expected) < 0.3
-    assert l1(got, expected) < 0.5 * l1(mixture, expected)
+    # measured after 800 steps: guided L1 0.033-0.038 (harmonic mean), 0.10-0.12 (contrast,
+    # α = 0.05, whose 1/(αp_a + (1-α)p_b) amplifies terminal-head errors). Tolerances
+    # are about twice that.
+    assert l1(got, expected) < tolerance
+    assert l1(got, expected) < 0.2 * l1(mixture, expected)
 
 
 def test_three_base_classifier_trains_finite_and_guides_a_sub_mixture():
@@ -117,6 +122,7 @@ def test_three_base_classifier_trains_finite_and_guides_a_sub_mixture():
         expected = composition_distribution(dists, composition)
         mixture = sum(dists[n] for n in composition.bases) / len(composition.bases)
         assert torch.isfinite(got).all()
-        # measured: L1 0.11-0.12 for (a,b,c) (mixture at 0.57), 0.08 for the sub-mixture
-        # harmonic mean (mixture at 0.31)
-        assert l1(got, expected) < 0.4 * l1(mixture, expected)
+        # measured: L1 0.041-0.047 for (a,b,c) (mixture at 0.57), 0.042 for the
+        # sub-mixture harmonic mean (mixture at 0.31)
+        assert l1(got, expected) < 0.08
+        assert l1(got, expected) < 0.25 * l1(mixture, expected)
