@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 import torch
 from torch import nn
@@ -30,6 +31,7 @@ from torch import nn
 from .composition import Composition, log_observation_likelihood, observation_cells
 from .envs.base import Environment, States
 from .errors import UserError
+from .memo import StatesMemo
 from .nets import build_action_readout, build_trunk
 from .nets.mlp import mlp
 
@@ -71,9 +73,14 @@ class Classifier(nn.Module):
         self.joint_head = mlp([hidden, hidden, m * num_atoms * (1 + m)])
         self.action_head = build_action_readout(env, hidden, m + m * num_atoms * (1 + m))
         self.register_buffer("cells", observation_cells(m, n_observations), persistent=False)
+        self._encodings: StatesMemo = StatesMemo()
 
     def encode(self, states: States):
-        return self.trunk(self.env.to_data(states))
+        return self._encodings.get(states, lambda: self.trunk(self.env.to_data(states)))
+
+    def reusing(self) -> AbstractContextManager:
+        """Within the block, each batch of states is encoded once (weights must not change)."""
+        return self._encodings.active()
 
     def _atoms(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         m = len(self.base_names)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Hashable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import torch
 
 from .composition import Composition, log_observation_likelihood
 from .envs.base import Environment, States
+from .memo import StatesMemo
 from .policy import MASKED, Policy
 
 _CHUNK = 4096
@@ -262,9 +264,14 @@ class ExactClassifier:
             for name, p in self._probs.items()
         }
         self._log_q: dict[Composition, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        self._state_rows: StatesMemo[torch.Tensor] = StatesMemo()
 
     def _rows(self, states: States) -> torch.Tensor:
-        return self.graph.rows(self.env, states)
+        return self._state_rows.get(states, lambda: self.graph.rows(self.env, states))
+
+    def reusing(self) -> AbstractContextManager:
+        """Within the block, each batch of states is looked up once."""
+        return self._state_rows.active()
 
     def _terminal_rows(self, states: States) -> torch.Tensor:
         return self.graph.terminal[self._rows(states)]

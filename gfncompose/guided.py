@@ -20,6 +20,7 @@ acceptance rate.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -56,6 +57,10 @@ class CompositionClassifier(Protocol):
 
     def log_Q_terminal(self, states: States, composition: Composition) -> torch.Tensor:
         """``log Π_k p(y_k | x)`` at terminal objects: ``[B]``."""
+        ...
+
+    def reusing(self) -> AbstractContextManager:
+        """A block within which work per batch of states (an encoding) is done once."""
         ...
 
 
@@ -182,6 +187,10 @@ class GuidedPolicy:
         the first accepted proposal is the state's action. States that accept none
         draw from the dense :meth:`log_probs`.
         """
+        with self.classifier.reusing():
+            return self._sample_actions(states)
+
+    def _sample_actions(self, states: States) -> torch.Tensor:
         log_mix = self.log_mixture_probs(states)
         num_states = len(log_mix)
         self.stats.decisions += num_states

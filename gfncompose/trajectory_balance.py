@@ -35,17 +35,16 @@ def trajectory_log_pf(gfn: GFlowNet, trajectories: Trajectories) -> torch.Tensor
 
 
 def trajectory_balance_loss(
-    gfn: GFlowNet, trajectories: Trajectories, log_reward: torch.Tensor, beta: float = 1.0
+    gfn: GFlowNet, trajectories: Trajectories, log_reward: LogReward, beta: float = 1.0
 ) -> torch.Tensor:
     """Mean over trajectories of ``(log Z + Σ log P_F − β log R(x) − Σ log P_B)²``.
 
-    Args:
-        log_reward: ``[B]``, ``log R(x)`` of each trajectory's terminal object.
+    ``log_reward`` is called on the terminal objects after the ``log P_F`` pass is
+    queued: on a GPU the reward, computed on the CPU (RDKit), overlaps with it.
     """
-    residual = (
-        gfn.log_Z + trajectory_log_pf(gfn, trajectories) - beta * log_reward - trajectories.log_pb
-    )
-    return residual.pow(2).mean()
+    log_pf = trajectory_log_pf(gfn, trajectories)
+    log_r = log_reward(trajectories.terminal)
+    return (gfn.log_Z + log_pf - beta * log_r - trajectories.log_pb).pow(2).mean()
 
 
 @dataclass
@@ -129,9 +128,7 @@ def train_gflownet(
     )
     for step in bar:
         trajectories = sample_trajectories(gfn, config.batch_size, epsilon=config.epsilon)
-        loss = trajectory_balance_loss(
-            gfn, trajectories, log_reward(trajectories.terminal), config.beta
-        )
+        loss = trajectory_balance_loss(gfn, trajectories, log_reward, config.beta)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
