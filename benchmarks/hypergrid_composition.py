@@ -23,7 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--horizon", type=int, default=32)
     parser.add_argument("--base-steps", type=int, default=3000)
-    parser.add_argument("--classifier-steps", type=int, default=3000)
+    parser.add_argument("--classifier-steps", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()

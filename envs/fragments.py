@@ -13,7 +13,7 @@ from torch_geometric.data import Batch
 
 from ..errors import UserError
 from .assembly import FragmentTable, attachment_points, symmetry_representatives
-from .decomposition import Decomposition, PieceTree, decompose
+from .decomposition import Decomposition, decompose
 from .molecule import (
     EMPTY,
     LRUCache,
@@ -24,6 +24,7 @@ from .molecule import (
     canonical_state,
 )
 from .molecule_env import MoleculeEnvironment
+from .piece_tree import PieceTree
 from .vocabulary import Vocabulary, default_vocabulary
 
 RECORDS_CACHED = 1 << 12

@@ -179,3 +179,33 @@ def composition_distribution(
 def observation_cells(m: int, n: int) -> torch.Tensor:
     """All ``m**n`` observation tuples in row-major order: ``LongTensor[m**n, n]``."""
     return torch.tensor(list(itertools.product(range(m), repeat=n)), dtype=torch.long).view(-1, n)
+
+
+def log_likelihood_bound(composition: Composition, starts: int = 64, steps: int = 300) -> float:
+    """``log sup_p Π_k p(y_k | x)`` over every terminal posterior ``p(· | x)`` in the simplex.
+
+    ``Q(y | s)`` of any classifier, exact or learned (each atom of the joint head is a
+    posterior too), and ``Q_term`` are averages of this product, so this bounds them;
+    guided sampling accepts a proposal with probability ``Q / bound`` (the harmonic
+    mean's is ``1/4``, ``compose(y=(a, b, c))``'s ``1/27``, a contrast's ``1``). The
+    supremum is found by gradient ascent from the uniform posterior and ``starts``
+    random ones (float64), compared with every vertex, and raised by 1% so that an
+    optimum approached only at the boundary is still covered. Returns ``≤ 0``.
+    """
+    m = len(composition.bases)
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.cat([torch.zeros(1, m), 3 * torch.randn(starts, m, generator=generator)])
+    logits = logits.double().requires_grad_()
+    optimizer = torch.optim.Adam([logits], lr=0.1)
+    with torch.enable_grad():
+        for _ in range(steps):
+            optimizer.zero_grad()
+            log_p = torch.log_softmax(logits, dim=1)
+            (-log_observation_likelihood(log_p, composition).sum()).backward()
+            optimizer.step()
+    with torch.no_grad():
+        interior = log_observation_likelihood(torch.log_softmax(logits, dim=1), composition)
+        vertices = torch.full((m, m), -torch.inf, dtype=torch.float64).fill_diagonal_(0.0)
+        corner = log_observation_likelihood(vertices, composition).nan_to_num(nan=-torch.inf)
+        best = float(torch.cat([interior, corner]).max())
+    return min(0.0, best + math.log(1.01))

@@ -8,9 +8,11 @@ The division by ``Q(y | s)`` of the exact identity is a per-state constant, so
 renormalising over the allowed actions (needed anyway, since a learned ``Q`` is
 not exactly consistent) makes it unnecessary.
 
-Sampling needs ``Q`` only where it lands: since ``Q(y | s') ≤ 1``, drawing
-``a ~ P_F^M(· | s)`` and accepting it with probability ``Q(y | step(s, a))`` gives
-exactly ``P̃(· | s)`` (rejection sampling with the mixture as proposal). A state
+Sampling needs ``Q`` only where it lands: since ``Q(y | s') ≤ M``, the largest value
+the composition's likelihood can take (``1/4`` for the harmonic mean, see
+:func:`~gfncompose.composition.log_likelihood_bound`), drawing ``a ~ P_F^M(· | s)`` and
+accepting it with probability ``Q(y | step(s, a)) / M`` gives exactly ``P̃(· | s)``
+(rejection sampling with the mixture as proposal). A state
 then scores a few proposed actions instead of every allowed one (hundreds of
 children in the fragment environment); states that reject every proposal of
 :data:`PROPOSAL_ROUNDS` draw from the dense ``P̃``, so the law is exact whatever the
@@ -26,7 +28,7 @@ from typing import Literal, Protocol
 
 import torch
 
-from .composition import Composition
+from .composition import Composition, log_likelihood_bound
 from .envs.base import States
 from .errors import UserError
 from .policy import MASKED, Policy
@@ -64,8 +66,12 @@ class CompositionClassifier(Protocol):
         ...
 
 
-PROPOSAL_ROUNDS = (8, 32, 128)
+PROPOSAL_ROUNDS = (2, 8, 32, 128)
 """Proposals per still-undecided state in each round of :meth:`GuidedPolicy.sample_actions`."""
+
+BOUND_SLACK = 1e-4
+"""Rounding allowed above the bound (float32 ``log Q`` at a bound of 0); an acceptance
+probability above 1 by this much is taken as 1."""
 
 PAIRS_PER_CALL = 1 << 15
 """Most (state, action) pairs scored by one classifier call: bounds memory at any batch size
@@ -120,6 +126,7 @@ class GuidedPolicy:
         self.composition = composition
         self.mode = mode
         self.stats = ProposalStats()
+        self.log_bound = log_likelihood_bound(composition) if composition.y else 0.0
 
     def log_mixture_probs(self, states: States) -> torch.Tensor:
         """``log P_F^M(a | s) = log Σ_i G(i | s) P_F^i(a | s)``: ``[B, A]``."""
@@ -183,7 +190,7 @@ class GuidedPolicy:
         """One action per state, drawn from ``P̃(· | s)`` by rejection: ``LongTensor[B]``.
 
         Round ``r`` proposes ``PROPOSAL_ROUNDS[r]`` actions ``a ~ P_F^M(· | s)`` for each
-        state still undecided and accepts each with probability ``Q(y | step(s, a))``;
+        state still undecided and accepts each with probability ``Q(y | step(s, a)) / M``;
         the first accepted proposal is the state's action. States that accept none
         draw from the dense :meth:`log_probs`.
         """
@@ -223,7 +230,9 @@ class GuidedPolicy:
             )
             log_q = torch.full(proposed.shape, MASKED, device=device)
             log_q[allowed] = scores[inverse]
-            accept = torch.rand(proposed.shape, device=device).log() < log_q
+            if (log_q > self.log_bound + BOUND_SLACK).any():
+                raise AssertionError(f"Q above its bound {self.log_bound:.4g}: law not exact")
+            accept = torch.rand(proposed.shape, device=device).log() < log_q - self.log_bound
             decided = accept.any(1)
             first = accept.to(torch.uint8).argmax(1)
             chosen[pending[decided]] = proposed[decided, first[decided]]

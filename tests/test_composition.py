@@ -1,10 +1,16 @@
 """The composition operators equal the formulas of Garipov et al. (DESIGN §3)."""
 
+import math
+
 import pytest
 import torch
 
 from gfncompose import compose, contrast, harmonic_mean, mixture
-from gfncompose.composition import composition_distribution
+from gfncompose.composition import (
+    composition_distribution,
+    log_likelihood_bound,
+    log_observation_likelihood,
+)
 from gfncompose.errors import UserError
 
 
@@ -79,3 +85,34 @@ def test_weights_by_name_match_weights_by_position(dists):
 def test_bad_compositions_are_reported(make, message):
     with pytest.raises(UserError, match=message):
         make()
+
+
+@pytest.mark.parametrize(
+    "composition, exact_sup",
+    [
+        (harmonic_mean("a", "b"), 1 / 4),
+        (contrast("a", "b", alpha=0.05), 1.0),
+        (compose(y=("a", "b", "c")), 1 / 27),
+        (harmonic_mean("a", "b", alpha=0.3), None),
+        (compose(y=("a", "a", "b"), weights=[{"a": 1, "b": 3}] * 3), None),
+        (compose(y=("a", "c"), bases=("a", "b", "c")), None),
+    ],
+    ids=lambda c: getattr(c, "label", None),
+)
+def test_likelihood_bound_covers_every_posterior_and_is_tight(composition, exact_sup):
+    """The bound guided sampling divides ``Q`` by: at least the likelihood at every point
+    of a fine grid over the simplex of posteriors, and at most 1% above the grid's best."""
+    m = len(composition.bases)
+    ticks = torch.linspace(0, 1, 201 if m == 3 else 20_001, dtype=torch.float64)
+    if m == 2:
+        grid = torch.stack([ticks, 1 - ticks], dim=1)
+    else:
+        a, b = torch.meshgrid(ticks, ticks, indexing="ij")
+        inside = a + b <= 1
+        grid = torch.stack([a[inside], b[inside], (1 - a - b)[inside].clamp_min(0)], dim=1)
+    values = log_observation_likelihood(grid.log(), composition).nan_to_num(nan=-torch.inf)
+    bound = log_likelihood_bound(composition)
+    assert float(values.max()) <= bound
+    assert bound <= float(values.max()) + math.log(1.01) + 1e-3
+    if exact_sup is not None:
+        assert math.exp(bound) == pytest.approx(min(1.0, 1.01 * exact_sup), rel=1e-4)

@@ -17,7 +17,8 @@ from rdkit import Chem
 
 from gfncompose.envs import FragmentEnv, Vocabulary, read_blocks_json
 from gfncompose.envs.assembly import stem_kind, symmetry_representatives
-from gfncompose.envs.decomposition import PieceTree, decompose
+from gfncompose.envs.decomposition import decompose
+from gfncompose.envs.piece_tree import PieceTree
 from gfncompose.envs.vocabulary import fragment_from_marked_smiles
 
 BLOCKS = SHARED_DATA / "blocks_PDB_105.json"
