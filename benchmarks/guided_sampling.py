@@ -12,7 +12,10 @@ then, per batch size, measures molecules/s of
 - ``action_head`` and ``successors``: ``harmonic_mean(A, B)`` in each guidance mode,
 
 with ratios of each guided rate to both mixtures, and the rejection sampler's
-proposals scored and dense fallbacks per decision. Every policy samples once
+proposals scored and dense fallbacks per decision. Both modes sample the same
+composition, so the molecules of their last timed run at the largest batch are also
+scored (``agreement``): mean of each of the two rewards ± its standard error, and the
+fraction above both thresholds of the campaign's report, per mode. Every policy samples once
 untimed first (environment caches), then the policies take turns ``--repeats``
 times and the median rate is reported, so that a load change on a shared machine
 hits all of them alike.
@@ -46,26 +49,49 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def sample_ancestral(bases: list, n: int) -> None:
+def sample_ancestral(bases: list, n: int) -> list:
     """``n`` molecules of the uniform mixture of ``bases``, each from one base."""
+    env, parts = bases[0].env, []
     for k, base in enumerate(bases):
         share = n // len(bases) + (k < n % len(bases))
-        sample_terminal(base, share, batch_size=share)
+        parts.append(sample_terminal(base, share, batch_size=share))
+    return env.cat(parts)
 
 
-def measure(samplers: dict, n: int, repeats: int, device: torch.device) -> dict[str, float]:
-    """Median molecules/s of each ``sampler(n)``, the samplers taking turns."""
+def measure(samplers: dict, n: int, repeats: int, device: torch.device):
+    """Median molecules/s of each ``sampler(n)``, the samplers taking turns, and each
+    sampler's molecules of its last run."""
     for sample in samplers.values():
         sample(n)
     times: dict[str, list[float]] = {name: [] for name in samplers}
+    last = {}
     for _ in range(repeats):
         for name, sample in samplers.items():
             synchronize(device)
             start = time.perf_counter()
-            sample(n)
+            last[name] = sample(n)
             synchronize(device)
             times[name].append(time.perf_counter() - start)
-    return {name: n / statistics.median(t) for name, t in times.items()}
+    return {name: n / statistics.median(t) for name, t in times.items()}, last
+
+
+def agreement(runner: CampaignRunner, names: tuple[str, ...], molecules) -> dict:
+    """Mean ± standard error of each reward and the fraction above both thresholds."""
+    mols = runner.env.to_mols(molecules)
+    scores = {n: runner.rewards[n](mols).double() for n in names}
+    both = torch.ones(len(mols), dtype=torch.bool)
+    for n in names:
+        both &= scores[n] >= runner.campaign.thresholds[n]
+    out = {
+        f"{n}_mean": [round(float(v.mean()), 4), round(float(v.std() / len(v) ** 0.5), 4)]
+        for n, v in scores.items()
+    }
+    fraction = float(both.double().mean())
+    out["both_high"] = [
+        round(fraction, 4),
+        round((fraction * (1 - fraction) / len(mols)) ** 0.5, 4),
+    ]
+    return out
 
 
 def main() -> None:
@@ -107,11 +133,11 @@ def main() -> None:
         },
     }
     torch.manual_seed(campaign.seed)
-    results = {}
+    results, samples = {}, {}
     for batch in (int(b) for b in args.batch.split(",")):
         for policy in guided.values():
             policy.stats.__init__()
-        rates = measure(samplers, batch, args.repeats, device)
+        rates, samples = measure(samplers, batch, args.repeats, device)
         results[str(batch)] = {
             "molecules_per_s": {k: round(v, 2) for k, v in rates.items()},
             "ratio": {
@@ -145,6 +171,11 @@ def main() -> None:
                 "load_average": os.getloadavg()[0],
                 "train_seconds": round(train_seconds, 1),
                 "batches": results,
+                "agreement": {
+                    "thresholds": {n: runner.campaign.thresholds[n] for n in names},
+                    "molecules": len(samples["action_head"]),
+                    **{mode: agreement(runner, names, samples[mode]) for mode in guided},
+                },
             },
             indent=2,
         )
