@@ -41,6 +41,7 @@ import torch
 from gfncompose import GuidedPolicy, harmonic_mean
 from gfncompose.campaign import CampaignRunner, load_campaign
 from gfncompose.composition import Composition
+from gfncompose.guided import ProposalStats
 from gfncompose.sampler import sample_terminal
 
 
@@ -136,7 +137,7 @@ def main() -> None:
     results, samples = {}, {}
     for batch in (int(b) for b in args.batch.split(",")):
         for policy in guided.values():
-            policy.stats.__init__()
+            policy.stats = ProposalStats()
         rates, samples = measure(samplers, batch, args.repeats, device)
         results[str(batch)] = {
             "molecules_per_s": {k: round(v, 2) for k, v in rates.items()},
