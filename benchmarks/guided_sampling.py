@@ -111,6 +111,8 @@ def main() -> None:
         output = args.output or Path(scratch)
         campaign = load_campaign(args.campaign, args.budget, output, args.device)
         runner = CampaignRunner(campaign, progress=False)
+        if len(names) != 2 or not set(names) <= set(campaign.bases):
+            parser.error(f"--bases: two of the campaign's bases ({', '.join(campaign.bases)})")
         start = time.perf_counter()
         bases = runner.train_bases()
         classifier = runner.train_classifier()

@@ -206,8 +206,8 @@ class GuidedPolicy:
         self.stats.decisions += num_states
         if not self.composition.y:
             return sample_actions(log_mix)
-        device = log_mix.device
-        cdf = log_mix.double().exp_().cumsum_(1)
+        device, num_actions = log_mix.device, log_mix.shape[1]
+        cdf = log_mix.double().exp_().cumsum_(1)  # rows: the undecided states, ``pending``
         chosen = torch.full((num_states,), -1, dtype=torch.long, device=device)
         pending = torch.arange(num_states, device=device)
         # equal states (all of them at s0) share their scores: score each (state, action) once
@@ -217,13 +217,11 @@ class GuidedPolicy:
         representative = torch.empty(len(index), dtype=torch.long, device=device)
         representative[state_id] = pending
         for k in PROPOSAL_ROUNDS:
-            u = torch.rand(num_states, k, dtype=torch.float64, device=device) * cdf[:, -1:]
-            proposed = torch.searchsorted(cdf, u, right=True)[pending]
-            proposed.clamp_(max=cdf.shape[1] - 1)
+            u = torch.rand(len(pending), k, dtype=torch.float64, device=device) * cdf[:, -1:]
+            proposed = torch.searchsorted(cdf, u, right=True).clamp_(max=num_actions - 1)
             rows = pending[:, None].expand_as(proposed)
             # a uniform can round up to the total and land past the last allowed action
             allowed = log_mix[rows, proposed] > MASKED
-            num_actions = cdf.shape[1]
             pair, inverse = torch.unique(
                 (state_id[rows] * num_actions + proposed)[allowed], return_inverse=True
             )
@@ -239,7 +237,7 @@ class GuidedPolicy:
             decided = accept.any(1)
             first = accept.to(torch.uint8).argmax(1)
             chosen[pending[decided]] = proposed[decided, first[decided]]
-            pending = pending[~decided]
+            pending, cdf = pending[~decided], cdf[~decided]
             if not len(pending):
                 return chosen
         self.stats.dense += len(pending)
