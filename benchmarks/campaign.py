@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from gfncompose.campaign import CampaignRunner, load_campaign
+from gfncompose.campaign.config import BASELINE
 from gfncompose.campaign.report import write_report
 from gfncompose.grid_experiment import sampling_throughput
 
@@ -46,7 +47,7 @@ def main() -> None:
         stages["bases"] = time.perf_counter() - start
         if campaign.baseline is not None:
             start = time.perf_counter()
-            runner.train_base("monolithic")
+            runner.train_base(BASELINE)
             stages["monolithic_baseline"] = time.perf_counter() - start
         start = time.perf_counter()
         classifier = runner.train_classifier()
@@ -60,8 +61,8 @@ def main() -> None:
         stages["report"] = time.perf_counter() - start
 
         training = {}
-        for name in [*campaign.bases, *(["monolithic"] if campaign.baseline else [])]:
-            result = json.loads((runner.base_dir(name) / "result.json").read_text())
+        for name in [*campaign.bases, *([BASELINE] if campaign.baseline else [])]:
+            result = json.loads(runner.layout.result(runner.layout.base_dir(name)).read_text())
             training[name] = result["trajectories_per_s"]
 
         torch.manual_seed(campaign.seed)

@@ -9,28 +9,49 @@ environment's own cost shows); ``to_data`` per 1,000 states with a cold and a
 warm feature cache; and forward/backward of the default ``GFlowNet`` policy on a
 batch of 256 states. Every timing starts from a fresh environment (cold caches).
 
-    python benchmarks/envs.py [--device cuda]
+``literature``: the same for the literature's fragment space (the 72 fragments of
+``../shared/data/blocks_PDB_105.json``, at most 9 per molecule) with the campaign's
+network size (hidden 128, 2 layers), plus its action-space size, the memory a batch of
+1,024 uniform trajectories leaves in the environment's caches (resident set growth and
+entries per cache), and base training as a campaign runs it: trajectories/s of steps of
+64 trajectories (sample with ε = 0.05, trajectory balance loss with the QED reward at
+β = 32, backward, Adam). When the data folder is absent the section says so. Resident
+set sizes are read from ``/proc/self/statm``; ``peak_rss_mb`` is the process's peak.
+
+    python benchmarks/envs.py [--device cuda] [--only literature]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import time
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from gfncompose import GFlowNet, UniformPolicy
-from gfncompose.envs import AtomEnv, FragmentEnv
+from gfncompose.envs import AtomEnv, FragmentEnv, read_vocabulary
+from gfncompose.rewards import make_reward
 from gfncompose.sampler import sample_trajectories
+from gfncompose.trajectory_balance import trajectory_balance_loss
 
 ENVIRONMENTS = {"atoms": AtomEnv, "fragments": FragmentEnv}
 BATCHES = {1: 20, 64: 256, 1024: 1024}
 """Batch size -> molecules sampled to time it (fresh environment, cold caches)."""
 ENV_ONLY_BATCHES = {1: 40, 64: 256}
 """Batch size -> molecules walked through the environment alone to time it."""
+BLOCKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "blocks_PDB_105.json"
+"""The literature's fragments (Bengio et al. 2021), outside the repository."""
+CAMPAIGN_NETWORK = {"hidden": 128, "num_layers": 2}
+"""The network size of ``data/campaign.toml`` [training]."""
+TRAINING = {"batch_size": 64, "epsilon": 0.05, "beta": 32.0, "warmup": 3, "steps": 15}
+"""Base-training steps timed on the literature space (after ``warmup`` untimed ones)."""
 
 
 def sampling(make_env, device: str) -> dict:
@@ -96,10 +117,10 @@ def to_data(make_env, device: str) -> dict:
     }
 
 
-def gnn(make_env, device: str, repeats: int = 5) -> dict:
+def gnn(make_env, device: str, repeats: int = 5, **network) -> dict:
     env = make_env(device=device)
     states = sample_trajectories(UniformPolicy(env), 64).states[:256]
-    gfn = GFlowNet(env).to(device)
+    gfn = GFlowNet(env, **network).to(device)
     data, mask = env.to_data(states), env.forward_mask(states)
     forward, backward = [], []
     for _ in range(repeats + 1):
@@ -122,6 +143,86 @@ def gnn(make_env, device: str, repeats: int = 5) -> dict:
     }
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def cache_growth(make_env, device: str) -> dict:
+    """Resident memory and cache entries after 1,024 uniform trajectories on a fresh env."""
+    before = _rss_mb()
+    env = make_env(device=device)
+    trajectories = sample_trajectories(UniformPolicy(env), 1024)
+    env.to_data(trajectories.states)
+    return {
+        "states": len(trajectories.states),
+        "rss_growth_mb": round(_rss_mb() - before, 1),
+        "cache_entries": env.cache_sizes(),
+    }
+
+
+def base_training(make_env, device: str, **network) -> dict:
+    """Trajectories/s of trajectory-balance steps as a campaign's base training runs them."""
+    env = make_env(device=device)
+    # the initial weights decide how large the molecules are (1.7x in speed, seed 0 vs 1)
+    torch.manual_seed(0)
+    gfn = GFlowNet(env, **network).to(device)
+    params = [p for name, p in gfn.named_parameters() if name != "log_Z"]
+    optimizer = torch.optim.Adam([{"params": params, "lr": 1e-3}, {"params": [gfn.log_Z]}])
+    reward = make_reward("qed")
+
+    def log_reward(states) -> torch.Tensor:
+        return reward(env.to_mols(states)).log().to(device)
+
+    lengths, atoms = [], []
+
+    def step() -> None:
+        trajectories = sample_trajectories(gfn, TRAINING["batch_size"], TRAINING["epsilon"])
+        loss = trajectory_balance_loss(gfn, trajectories, log_reward, TRAINING["beta"])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        lengths.extend(trajectories.length.tolist())
+        atoms.extend(mol.GetNumAtoms() for mol in env.to_mols(trajectories.terminal))
+
+    for _ in range(TRAINING["warmup"]):
+        step()
+    lengths.clear()
+    atoms.clear()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(TRAINING["steps"]):
+        step()
+    _sync(device)
+    seconds = time.perf_counter() - start
+    return {
+        **TRAINING,
+        "reward": "qed",
+        "trajectories_per_s": round(TRAINING["steps"] * TRAINING["batch_size"] / seconds, 1),
+        "mean_trajectory_length": round(statistics.fmean(lengths), 2),
+        "mean_heavy_atoms": round(statistics.fmean(atoms), 1),
+    }
+
+
+def literature(device: str) -> dict:
+    if not BLOCKS.is_file():
+        return {"skipped": f"{BLOCKS} is absent"}
+    make_env = partial(FragmentEnv, read_vocabulary(BLOCKS), 9)
+    env = make_env(device=device)
+    return {
+        "fragments": env.num_fragments,
+        "max_fragments": env.max_fragments,
+        "num_actions": env.num_actions,
+        "network": CAMPAIGN_NETWORK,
+        "cache_growth_1024": cache_growth(make_env, device),
+        "sampling": sampling(make_env, device),
+        "to_data": to_data(make_env, device),
+        "gnn_policy": gnn(make_env, device, **CAMPAIGN_NETWORK),
+        "base_training": base_training(make_env, device, **CAMPAIGN_NETWORK),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -130,10 +231,16 @@ def _sync(device: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--only", choices=[*ENVIRONMENTS, "literature"])
     args = parser.parse_args()
     torch.manual_seed(0)
     result = {"device": args.device, "torch_threads": torch.get_num_threads()}
+    # first, so that its peak resident memory is its own
+    if args.only in (None, "literature"):
+        result["literature"] = literature(args.device)
     for name, make_env in ENVIRONMENTS.items():
+        if args.only not in (None, name):
+            continue
         env = make_env()
         result[name] = {
             "num_actions": env.num_actions,

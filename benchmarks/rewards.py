@@ -8,7 +8,11 @@ processes on a shared machine only ever slow a call down; the load average is
 printed so that a reader can tell a busy machine. Molecules are made here from 16
 scaffolds x 32 x 32 substituents (drug-like sizes).
 
-    python benchmarks/rewards.py [--repeats 5] [--only qed,sa]
+The sEH proxy (``seh``, a network on the CPU, no pool) is timed apart, uncached, at
+batch 1, 64 and 512, with the published weights of ``../shared/data``; ``seh`` in the
+JSON says so when that folder is absent.
+
+    python benchmarks/rewards.py [--repeats 5] [--only qed,sa,seh]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import platform
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from rdkit import Chem, rdBase
@@ -67,6 +72,10 @@ REWARDS = {
     "structural_alerts": {},
 }
 BATCHES = (64, 512, 4096)
+SEH_BATCHES = (1, 64, 512)
+SEH_WEIGHTS = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "seh_proxy_bengio2021.pkl.gz"
+)
 PROXY_PATH = os.path.join(tempfile.gettempdir(), "gfncompose_benchmark_proxy.joblib")
 
 
@@ -101,6 +110,20 @@ def throughput(reward, batch: list[Chem.Mol]) -> float:
     return len(batch) / (time.perf_counter() - start)
 
 
+def seh_throughput(mols: list[Chem.Mol], repeats: int) -> dict:
+    """Uncached molecules/s of the sEH proxy per batch size, or why it was not timed."""
+    if not SEH_WEIGHTS.is_file():
+        return {"skipped": f"{SEH_WEIGHTS} is absent"}
+    reward = make_reward("seh", path=str(SEH_WEIGHTS))
+    reward.score(mols[:64])  # first call: allocator and kernel warm-up
+    batches = {size: mols[64 : 64 + size] for size in SEH_BATCHES}
+    rates = {
+        str(size): round(max(throughput(reward, batch) for _ in range(repeats)))
+        for size, batch in batches.items()
+    }
+    return {"device": str(reward.device), "uncached": rates}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per setting")
@@ -109,8 +132,8 @@ def main() -> None:
     mols = molecules()
     warmup, batches = mols[:64], {size: mols[64 : 64 + size] for size in BATCHES}
     specs = {**REWARDS, "proxy": {"path": PROXY_PATH}}
-    if args.only:
-        specs = {name: specs[name] for name in args.only.split(",")}
+    only = args.only.split(",") if args.only else [*specs, "seh"]
+    specs = {name: specs[name] for name in only if name != "seh"}
     if "proxy" in specs:
         toy_proxy(mols[-1000:], PROXY_PATH)  # molecules never timed
 
@@ -135,6 +158,7 @@ def main() -> None:
         start = time.perf_counter()
         serial.score(batches[4096])
         results[name]["cached_4096"] = round(4096 / (time.perf_counter() - start))
+    seh = seh_throughput(mols, args.repeats) if "seh" in only else {"skipped": "not in --only"}
     print(
         json.dumps(
             {
@@ -146,6 +170,7 @@ def main() -> None:
                 "load_average_1min_before_after": [load_before, os.getloadavg()[0]],
                 "pool_startup_and_first_64_s": startup,
                 "rewards": results,
+                "seh": seh,
             },
             indent=1,
         )

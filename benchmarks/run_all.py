@@ -37,6 +37,8 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "envs": [],
         "rewards": ["--repeats", "3"],
         "metrics": ["--sizes", "1000,10000"],
+        "cluster": [],
+        "sculpting_seh": ["--budget", "0.02", "--samples", "1000"],
     },
     "quick": {
         "hypergrid_composition": ["--horizon", "16", "--base-steps", "300"]
@@ -47,9 +49,11 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "envs": [],
         "rewards": ["--repeats", "1", "--only", "qed,sa"],
         "metrics": ["--sizes", "1000"],
+        "cluster": ["--molecules", "512", "--budget", "0.02", "--slow", "8"],
+        "sculpting_seh": ["--budget", "0.001", "--samples", "32"],
     },
 }
-TAKES_DEVICE = {"hypergrid_composition", "guided_sampling", "campaign", "envs"}
+TAKES_DEVICE = {"hypergrid_composition", "guided_sampling", "campaign", "envs", "sculpting_seh"}
 
 
 def run(name: str, args: list[str]) -> dict:

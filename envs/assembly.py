@@ -239,6 +239,9 @@ class FragmentTable:
         stem_offset: ``stem_offset[f]`` is the flat index of fragment ``f``'s first
             stem; ``num_stems`` counts all (fragment, stem) pairs.
         max_atoms: heavy atoms of the largest fragment.
+        max_pieces: rigid pieces (see :mod:`.piece_tree`) of the fragment that has most: a
+            fragment's junction candidates are bridges, so it has one piece more than it
+            has junction candidates, and embedded in a molecule it keeps exactly those.
         max_attachments: attachment points of the richest fragment.
         by_signature: :data:`Signature` -> the fragments that have it.
     """
@@ -274,7 +277,20 @@ class FragmentTable:
             total += len(stems)
         self.num_stems = total
         self.max_atoms = max(mol.GetNumAtoms() for mol in mols)
+        self.max_pieces = 1 + max(_num_junction_candidates(mol, self.kinds) for mol in mols)
         self.max_attachments = max(len(f.stem_of_atom) for f in self.fragments)
 
     def __len__(self) -> int:
         return len(self.fragments)
+
+
+def _num_junction_candidates(mol: Chem.Mol, kinds: frozenset[StemKind]) -> int:
+    """Single acyclic bonds of ``mol`` between two atoms whose stem kinds are in ``kinds``."""
+    ok = [kind in kinds for kind in stem_kinds(mol)]
+    return sum(
+        bond.GetBondType() == Chem.BondType.SINGLE
+        and not bond.IsInRing()
+        and ok[bond.GetBeginAtomIdx()]
+        and ok[bond.GetEndAtomIdx()]
+        for bond in bonds_of(mol)
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,11 +11,12 @@ from rdkit import Chem
 from torch_geometric.data import Batch
 
 from ..errors import UserError
+from ..lru import LRUCache
 from .editing import atoms_of, bonds_of
 from .molecule import (
     BOND_TYPES,
+    CACHE_SIZE,
     EMPTY,
-    LRUCache,
     MolFeaturizer,
     MolState,
     MolStates,
@@ -25,7 +25,7 @@ from .molecule import (
     kekule_forms,
     kekule_template,
 )
-from .molecule_env import MoleculeEnvironment
+from .molecule_env import MoleculeEnvironment, log_sum_actions
 from .rings import RingClosures, across_triple_bond
 
 MAX_VALENCE = {"B": 3, "C": 4, "N": 3, "O": 2, "F": 1, "P": 5, "S": 6, "Cl": 1, "Br": 1, "I": 1}
@@ -120,11 +120,11 @@ class AtomEnv(MoleculeEnvironment):
         self._orders = np.array(ORDERS)
         self._triu_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._closures = RingClosures(self.ring_sizes)
-        self._states: LRUCache[str, MolState] = LRUCache()
-        self._infos: LRUCache[str, _StateInfo] = LRUCache()
-        self._children: LRUCache[tuple[str, int], str] = LRUCache()
-        self._same_child: LRUCache[tuple[str, int], np.ndarray] = LRUCache()
-        self._num_parents: LRUCache[str, int] = LRUCache()
+        self._states: LRUCache[str, MolState] = LRUCache(CACHE_SIZE)
+        self._infos: LRUCache[str, _StateInfo] = LRUCache(CACHE_SIZE)
+        self._children: LRUCache[tuple[str, int], str] = LRUCache(CACHE_SIZE)
+        self._same_child: LRUCache[tuple[str, int], np.ndarray] = LRUCache(CACHE_SIZE)
+        self._num_parents: LRUCache[str, int] = LRUCache(CACHE_SIZE)
 
     # -- actions ---------------------------------------------------------------------------
     def decode(self, action: int) -> tuple:
@@ -311,11 +311,11 @@ class AtomEnv(MoleculeEnvironment):
         self, states: MolStates, log_probs: torch.Tensor, actions: torch.Tensor
     ) -> torch.Tensor:
         """``log Σ_a' P_F(a' | s)`` over the allowed ``a'`` giving the child of ``a``: ``[B]``."""
-        same = torch.zeros(log_probs.shape, dtype=torch.bool)
-        for row, (state, action) in enumerate(zip(states, actions.tolist(), strict=True)):
-            same[row, self._same_child_actions(state, action)] = True
-        same = same.to(log_probs.device)
-        return torch.logsumexp(log_probs.masked_fill(~same, -math.inf), dim=1)
+        same = [
+            self._same_child_actions(s, a).tolist()
+            for s, a in zip(states, actions.tolist(), strict=True)
+        ]
+        return log_sum_actions(log_probs, same)
 
     def _same_child_actions(self, state: MolState, action: int) -> np.ndarray:
         """Allowed actions of ``state`` that give the same molecule as ``action`` (it included).

@@ -133,10 +133,11 @@ class Decomposition:
         return count
 
     def cuts_to(self, parent: str, signature: Hashable) -> list[LeafCut]:
-        """The leaf cuts whose parent is ``parent`` (of :attr:`signature` ``signature``), one
-        per automorphism class."""
-        cuts = [cut for cut in self.leaf_cuts if cut.parent_signature == signature]
-        return [cut for cut in _one_per_class(cuts) if cut.parent == parent]
+        """The leaf cuts whose parent is ``parent``, a parent of the molecule of
+        :attr:`signature` ``signature``, one per automorphism class."""
+        cuts = _one_per_class([cut for cut in self.leaf_cuts if cut.parent_signature == signature])
+        # some cut has ``parent`` as its parent, so a single candidate class is it, unresolved
+        return cuts if len(cuts) == 1 else [cut for cut in cuts if cut.parent == parent]
 
 
 def _one_per_class(cuts: list[LeafCut]) -> list[LeafCut]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,18 +11,19 @@ from rdkit import Chem
 from torch_geometric.data import Batch
 
 from ..errors import UserError
+from ..lru import LRUCache
 from .assembly import FragmentTable, attachment_points, symmetry_representatives
 from .decomposition import Decomposition, decompose
 from .molecule import (
+    CACHE_SIZE,
     EMPTY,
-    LRUCache,
     MolArrays,
     MolFeaturizer,
     MolState,
     MolStates,
     canonical_state,
 )
-from .molecule_env import MoleculeEnvironment
+from .molecule_env import MoleculeEnvironment, log_sum_actions
 from .piece_tree import PieceTree
 from .vocabulary import Vocabulary, default_vocabulary
 
@@ -113,10 +113,10 @@ class FragmentEnv(MoleculeEnvironment):
         )
         self.featurizer = MolFeaturizer(elements)
         self._fragment_trees = [PieceTree.from_mol(f.mol, self.table) for f in self.table.fragments]
-        self._states: LRUCache[str, MolState] = LRUCache()
+        self._states: LRUCache[str, MolState] = LRUCache(CACHE_SIZE)
         self._records: LRUCache[str, _Record] = LRUCache(RECORDS_CACHED)
-        self._attachments: LRUCache[str, torch.Tensor] = LRUCache()
-        self._children: LRUCache[tuple[str, int], str] = LRUCache()
+        self._attachments: LRUCache[str, torch.Tensor] = LRUCache(CACHE_SIZE)
+        self._children: LRUCache[tuple[str, int], str] = LRUCache(CACHE_SIZE)
 
     # -- actions ---------------------------------------------------------------------------
     def decode(self, action: int) -> tuple[int | None, int, int]:
@@ -243,6 +243,16 @@ class FragmentEnv(MoleculeEnvironment):
         """``len(parents(state))``, computing only the parent SMILES it needs."""
         return self.decomposition(state).num_parents(self.max_fragments)
 
+    def cache_sizes(self) -> dict[str, int]:
+        """Entries in each per-key cache (each bounded; see ``CACHE_SIZE``, ``RECORDS_CACHED``)."""
+        return {
+            "states": len(self._states),
+            "records": len(self._records),
+            "attachments": len(self._attachments),
+            "children": len(self._children),
+            "features": len(self.featurizer),
+        }
+
     # -- Environment -----------------------------------------------------------------------
     def initial_states(self, n: int) -> MolStates:
         return [EMPTY] * n
@@ -305,14 +315,9 @@ class FragmentEnv(MoleculeEnvironment):
         self, states: MolStates, log_probs: torch.Tensor, actions: torch.Tensor
     ) -> torch.Tensor:
         """``log Σ P_F(a' | s)`` over allowed actions ``a'`` giving the child of ``a``: ``[B]``."""
-        rows, columns = [], []
-        for row, (state, action) in enumerate(zip(states, actions.tolist(), strict=True)):
-            same = self.same_child_actions(state, action)
-            rows += [row] * len(same)
-            columns += same
-        same_child = torch.zeros(log_probs.shape, dtype=torch.bool, device=log_probs.device)
-        same_child[rows, columns] = True
-        return torch.logsumexp(log_probs.masked_fill(~same_child, -math.inf), dim=1)
+        pairs = zip(states, actions.tolist(), strict=True)
+        same = [self.same_child_actions(state, action) for state, action in pairs]
+        return log_sum_actions(log_probs, same)
 
     def same_child_actions(self, state: MolState, action: int) -> list[int]:
         """Allowed actions of ``state`` giving the same molecule as ``action`` (it included).
@@ -327,6 +332,8 @@ class FragmentEnv(MoleculeEnvironment):
             return [action]
         child = self.state(self._child_key(state, action))
         cuts = self.decomposition(child).cuts_to(state.key, self.decomposition(state).signature)
+        if len(cuts) == 1:  # the cut undoing ``action``: no other action gives this child
+            return [action]
         same = {self.attach_action(state, cut.parent_atom, cut.stem) for cut in cuts}
         if action not in same:
             raise AssertionError(f"action {action} of {state.key} is not among its child's cuts")

@@ -23,15 +23,15 @@ that already holds a molecule's atoms and bonds as lists hands them over as
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
-from typing import Generic, NamedTuple, TypeVar
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from rdkit import Chem
 from torch_geometric.data import Batch
 
+from ..lru import LRUCache
 from .editing import atoms_of, bonds_of
 
 BOND_TYPES = {1: Chem.BondType.SINGLE, 2: Chem.BondType.DOUBLE, 3: Chem.BondType.TRIPLE}
@@ -175,36 +175,6 @@ def kekule_forms(state: MolState, template: Chem.RWMol) -> list[Chem.RWMol]:
     return forms
 
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class LRUCache(Generic[K, V]):
-    """A bounded mapping that evicts the least recently used entry."""
-
-    def __init__(self, maxsize: int = CACHE_SIZE):
-        self.maxsize = maxsize
-        self._data: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K, compute: Callable[[], V]) -> V:
-        """The cached value of ``key``, computing and storing it on a miss."""
-        if key in self._data:
-            self._data.move_to_end(key)
-            return self._data[key]
-        value = compute()
-        self._data[key] = value
-        if len(self._data) > self.maxsize:
-            self._data.popitem(last=False)
-        return value
-
-    def peek(self, key: K) -> V | None:
-        """The cached value of ``key`` (``None`` on a miss), computing and refreshing nothing."""
-        return self._data.get(key)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
 class GraphTensors(NamedTuple):
     """One molecule: ``x [n, F_atom]``, ``edge_index [2, 2m]``, ``edge_attr [2m, F_bond]``."""
 
@@ -271,7 +241,14 @@ class MolFeaturizer:
         self._element_index = {Chem.Atom(e).GetAtomicNum(): i for i, e in enumerate(elements)}
         self.num_atom_features = len(elements) + 1 + _DEGREES + _HYDROGENS + len(_CHARGES) + 2
         self.num_bond_features = len(_BOND_KINDS) + 2
-        self._cache: LRUCache[str, GraphTensors] = LRUCache()
+        self._degree_column = len(elements) + 1
+        # column of formal charge 0 (charges -1, 0, +1 take three columns)
+        self._charge_column = self._degree_column + _DEGREES + _HYDROGENS + 1
+        self._cache: LRUCache[str, GraphTensors] = LRUCache(CACHE_SIZE)
+
+    def __len__(self) -> int:
+        """Molecules whose tensors are cached."""
+        return len(self._cache)
 
     def featurize(self, mol: Chem.Mol) -> GraphTensors:
         """The tensors of one sanitized molecule (uncached)."""
@@ -281,36 +258,31 @@ class MolFeaturizer:
         """The tensors of one molecule given as :class:`MolArrays`."""
         n, m = len(arrays.atomic_number), len(arrays.ends)
         other = len(self.elements)
+        # each atom's one-hot columns set by index into one zeroed block (a step of a batch
+        # featurises every new state, so this per-molecule cost is on the sampling path)
         element = [self._element_index.get(z, other) for z in arrays.atomic_number]
         degree = np.minimum(np.asarray(arrays.degree, dtype=np.int64), _DEGREES - 1)
         hydrogens = np.minimum(np.asarray(arrays.hydrogens, dtype=np.int64), _HYDROGENS - 1)
-        charge = np.clip(np.asarray(arrays.charge, dtype=np.int64), -1, 1) + 1
-        x = np.concatenate(
-            [
-                np.eye(other + 1, dtype=np.float32)[element],
-                np.eye(_DEGREES, dtype=np.float32)[degree],
-                np.eye(_HYDROGENS, dtype=np.float32)[hydrogens],
-                np.eye(len(_CHARGES), dtype=np.float32)[charge],
-                np.asarray([arrays.aromatic, arrays.in_ring], dtype=np.float32).reshape(2, n).T,
-            ],
-            axis=1,
-        ).reshape(n, self.num_atom_features)
+        charge = np.clip(np.asarray(arrays.charge, dtype=np.int64), -1, 1)
+        x = np.zeros((n, self.num_atom_features), dtype=np.float32)
+        atoms = np.arange(n)
+        x[atoms, element] = 1.0
+        x[atoms, self._degree_column + degree] = 1.0
+        x[atoms, self._degree_column + _DEGREES + hydrogens] = 1.0
+        x[atoms, self._charge_column + charge] = 1.0
+        x[:, -2] = arrays.aromatic
+        x[:, -1] = arrays.in_ring
         ends = np.asarray(arrays.ends, dtype=np.int64).reshape(m, 2)
-        kind = [_BOND_KINDS[t] for t in arrays.bond_type]
-        attr = np.concatenate(
-            [
-                np.eye(len(_BOND_KINDS), dtype=np.float32)[kind].reshape(m, len(_BOND_KINDS)),
-                np.asarray([arrays.bond_in_ring, arrays.conjugated], dtype=np.float32)
-                .reshape(2, m)
-                .T,
-            ],
-            axis=1,
-        )
+        attr = np.zeros((2 * m, self.num_bond_features), dtype=np.float32)
+        attr[np.arange(m), [_BOND_KINDS[t] for t in arrays.bond_type]] = 1.0
+        attr[:m, -2] = arrays.bond_in_ring
+        attr[:m, -1] = arrays.conjugated
+        attr[m:] = attr[:m]
         edge_index = np.concatenate([ends, ends[:, ::-1]]).T
         return GraphTensors(
             torch.from_numpy(x),
             torch.from_numpy(np.ascontiguousarray(edge_index)),
-            torch.from_numpy(np.concatenate([attr, attr])),
+            torch.from_numpy(attr),
         )
 
     def graph(

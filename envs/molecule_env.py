@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Hashable, Sequence
 
@@ -63,3 +64,25 @@ class MoleculeEnvironment(Environment):
     def to_mols(self, states: MolStates) -> list[Chem.Mol]:
         """A sanitized RDKit molecule (a copy) per state."""
         return [Chem.Mol(s.mol) for s in states]
+
+
+def log_sum_actions(log_probs: torch.Tensor, actions: Sequence[Sequence[int]]) -> torch.Tensor:
+    """``log Σ_{a in actions[b]} P_F(a | s_b)`` from ``log_probs [B, A]``: ``[B]``.
+
+    Each row's list is short (the actions giving one child, usually one), so only those
+    entries are gathered: the flat action spaces have thousands of actions (~12,000 for
+    the literature's fragments), where a dense masked logsumexp and its backward cost more
+    than the policy's own log-softmax.
+    """
+    device = log_probs.device
+    row_of = [b for b, row in enumerate(actions) for _ in row]
+    rows = torch.tensor(row_of, dtype=torch.long, device=device)
+    columns = torch.tensor([a for row in actions for a in row], dtype=torch.long, device=device)
+    values = log_probs[rows, columns]
+    if len(values) == len(actions):
+        return values
+    # shift each row by its max; logsumexp does not depend on the shift, so no gradient
+    shift = torch.full((len(actions),), -math.inf, dtype=values.dtype, device=device)
+    shift = shift.scatter_reduce(0, rows, values.detach(), "amax")
+    total = torch.zeros_like(shift).index_add(0, rows, (values - shift[rows]).exp())
+    return shift + total.log()

@@ -285,9 +285,12 @@ class PieceTree:
 
         Each set is visited once (a set's frontier edges are either taken or excluded
         for good), with its capped :data:`~.assembly.Signature` summed from its pieces'
-        (each inner junction counts one bond and took one hydrogen off each end).
+        (each inner junction counts one bond and took one hydrogen off each end). Sets
+        stop growing at the fragments' largest atom and piece counts: bounding atoms alone
+        let a branched chain of one-atom pieces enumerate millions of sets per join.
         """
         limit = table.max_atoms
+        max_pieces = table.max_pieces
         signature = self.piece_signature
         adjacent = self.adjacent
 
@@ -300,6 +303,8 @@ class PieceTree:
                 found = self._verify(nodes, candidates, table)
                 if found is not None:
                     self.fragment_sets[frozenset(nodes)] = found
+            if len(nodes) == max_pieces:
+                return
             for i, (e, other) in enumerate(frontier):
                 size, more_bonds, more_heavy, more_hydrogens = signature[other]
                 if atoms + size > limit:
@@ -315,7 +320,7 @@ class PieceTree:
                 )
 
         sums = [sum(column) for column in zip(*(signature[p] for p in seed), strict=True)]
-        if sums[0] <= limit:
+        if sums[0] <= limit and len(seed) <= max_pieces:
             grow(seed, *sums, frontier)
 
     def _verify(

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .molecule import LRUCache
+from ..lru import LRUCache
+from .molecule import CACHE_SIZE
 
 Adjacency = list[set[int]]
 """Neighbour sets of a skeleton's atoms."""
@@ -30,7 +31,7 @@ class RingClosures:
 
     def __init__(self, ring_sizes: tuple[int, int]):
         self.low, self.high = ring_sizes
-        self._reachable: LRUCache[frozenset[tuple[int, int]], bool] = LRUCache()
+        self._reachable: LRUCache[frozenset[tuple[int, int]], bool] = LRUCache(CACHE_SIZE)
 
     def closable(self, adjacency: Adjacency, bonds: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """The ring bonds among ``bonds`` that can have been the last one built.

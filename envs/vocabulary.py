@@ -15,10 +15,11 @@ the same format:
 * an optional ``count`` column: a non-negative integer (how many source
   molecules contain the fragment). Other columns are ignored.
 
-The literature's JSON layout (columns ``block_name``, ``block_smi``,
+:func:`read_vocabulary` also reads the literature's JSON block list (Bengio et
+al. 2021, ``blocks_PDB_105.json``; columns ``block_name``, ``block_smi``,
 ``block_r``: fragment SMILES without dummies and the indices of its stem atoms,
-one row per stem ordering) loads with :func:`read_blocks_json`; its rows that
-describe the same molecule are merged.
+one row per stem ordering), recognised by a ``.json`` suffix or a leading ``{``;
+its rows that describe the same molecule are merged.
 
 Inside the package a fragment is its *capped* molecule (dummies replaced by
 hydrogens) as canonical SMILES, plus its stems as atom indices into that SMILES.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import importlib.resources
+import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -202,32 +204,42 @@ def _canonical_fragment(mol: Chem.Mol, stems: list[int], count: int | None) -> F
 
 
 def read_vocabulary(path: str | Path) -> Vocabulary:
-    """Read a vocabulary CSV file in the format documented above."""
+    """Read a vocabulary file: the CSV format documented above, or the literature's JSON
+    block list (a ``.json`` file, or any file whose text starts with ``{``)."""
     path = Path(path)
     try:
-        handle = open(path, newline="")
-    except OSError as error:
-        raise UserError(f"cannot read vocabulary {path}: {error.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or "smiles" not in reader.fieldnames:
-            raise UserError(f"{path}: the header row must have a 'smiles' column")
-        fragments: list[Fragment] = []
-        first_row: dict[str, int] = {}
-        for row_number, row in enumerate(reader, start=2):
-            where = f"{path}, row {row_number}"
-            count = _parse_count(row.get("count"), where)
-            try:
-                fragment = fragment_from_marked_smiles((row["smiles"] or "").strip(), count)
-            except ValueError as error:
-                raise UserError(f"{where}, column 'smiles': {error}") from None
-            if fragment.smiles in first_row:
-                raise UserError(
-                    f"{where}: fragment {fragment.smiles} repeats row "
-                    f"{first_row[fragment.smiles]}; list each fragment once with all its stems"
-                )
-            first_row[fragment.smiles] = row_number
-            fragments.append(fragment)
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not a text file"
+        raise UserError(f"cannot read vocabulary {path}: {reason}") from None
+    if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
+        return _read_blocks(text, path)
+    return _read_csv(text, path)
+
+
+def _read_csv(text: str, path: Path) -> Vocabulary:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if reader.fieldnames is None or "smiles" not in reader.fieldnames:
+        raise UserError(
+            f"{path}: the header row must have a 'smiles' column "
+            "(or give the literature's JSON block list, a .json file)"
+        )
+    fragments: list[Fragment] = []
+    first_row: dict[str, int] = {}
+    for row_number, row in enumerate(reader, start=2):
+        where = f"{path}, row {row_number}"
+        count = _parse_count(row.get("count"), where)
+        try:
+            fragment = fragment_from_marked_smiles((row["smiles"] or "").strip(), count)
+        except ValueError as error:
+            raise UserError(f"{where}, column 'smiles': {error}") from None
+        if fragment.smiles in first_row:
+            raise UserError(
+                f"{where}: fragment {fragment.smiles} repeats row "
+                f"{first_row[fragment.smiles]}; list each fragment once with all its stems"
+            )
+        first_row[fragment.smiles] = row_number
+        fragments.append(fragment)
     if not fragments:
         raise UserError(f"{path}: no fragments")
     return Vocabulary(fragments)
@@ -246,17 +258,23 @@ def _parse_count(value: str | None, where: str) -> int | None:
 
 
 def read_blocks_json(path: str | Path) -> Vocabulary:
-    """Read the literature's block list (columns ``block_name``, ``block_smi``, ``block_r``).
-
-    The file is a JSON object of columns, each mapping a row label to a value
-    (pandas' ``to_json`` layout). Rows describing the same molecule are merged,
-    their stems united; fragments keep the order of their first row.
-    """
+    """Read the literature's block list (columns ``block_name``, ``block_smi``, ``block_r``)
+    whatever its suffix; :func:`read_vocabulary` reads it too."""
     path = Path(path)
     try:
-        table = json.loads(path.read_text())
-    except OSError as error:
-        raise UserError(f"cannot read block list {path}: {error.strerror}") from None
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not a text file"
+        raise UserError(f"cannot read block list {path}: {reason}") from None
+    return _read_blocks(text, path)
+
+
+def _read_blocks(text: str, path: Path) -> Vocabulary:
+    """The block list in ``text``: a JSON object of columns, each mapping a row label to a
+    value (pandas' ``to_json`` layout). Rows describing the same molecule are merged, their
+    stems united; fragments keep the order of their first row."""
+    try:
+        table = json.loads(text)
     except json.JSONDecodeError as error:
         raise UserError(f"{path}: not valid JSON ({error.msg}, line {error.lineno})") from None
     columns = ("block_name", "block_smi", "block_r")
@@ -266,16 +284,20 @@ def read_blocks_json(path: str | Path) -> Vocabulary:
     for label, smiles in table["block_smi"].items():
         where = f"{path}, row {label} ({table['block_name'].get(label, '?')})"
         stems = table["block_r"].get(label)
-        if not isinstance(stems, list) or not all(isinstance(s, int) for s in stems):
+        if not isinstance(stems, list) or not all(type(s) is int for s in stems):
             raise UserError(f"{where}, column 'block_r': expected a list of atom indices")
+        if not isinstance(smiles, str):
+            raise UserError(f"{where}, column 'block_smi': expected a SMILES string")
         try:
-            fragment = fragment_from_stems(str(smiles), stems)
+            fragment = fragment_from_stems(smiles, stems)
         except ValueError as error:
             raise UserError(f"{where}: {error}") from None
         if fragment.smiles in merged:
             united = sorted({*merged[fragment.smiles].stems, *fragment.stems})
             fragment = Fragment(fragment.smiles, tuple(united))
         merged[fragment.smiles] = fragment
+    if not merged:
+        raise UserError(f"{path}: no fragments")
     return Vocabulary(merged.values())
 
 

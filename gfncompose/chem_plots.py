@@ -1,4 +1,5 @@
-"""Figures of molecule samples: chemical-space map, reward pairs, scaffolds, top molecules.
+"""Figures of molecule samples: chemical-space map, reward pairs and their densities,
+scaffolds, top molecules.
 
 Every function takes several labelled sets (``{label: ...}``, drawn in that order and
 colour), writes one PNG and returns its path. Structure figures take
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from rdkit import Chem, rdBase
 from rdkit.Chem import Draw
@@ -33,8 +35,13 @@ TSNE_PERPLEXITY = 30.0
 """t-SNE perplexity (scikit-learn's default); lowered to a third of the points for
 small maps, as it must stay below their number."""
 KDE_POINTS = 2000
-"""Points per set that the density contours of ``reward_scatter`` are fitted on (the
-scatter itself shows every point)."""
+"""Points per set that the density contours of ``reward_scatter`` and ``reward_density``
+are fitted on (a scatter still shows every point)."""
+KDE_GRID = 80
+"""Grid points per axis on which a density is evaluated for its contours."""
+KDE_MARGIN = 0.1
+"""Fraction of the points' span added to the grid on each side, so that density
+contours close inside the panel instead of being cut at the extreme points."""
 CONTOUR_LEVELS = 5
 """Density contour lines per panel."""
 LABEL_CHARS = 40
@@ -103,41 +110,114 @@ def reward_scatter(
     seed: int = 0,
 ) -> Path:
     """One panel per set: its samples' score ``x`` against score ``y`` with density
-    contours (Gaussian KDE on up to ``KDE_POINTS`` points), on shared axes; dashed
-    lines at the ``thresholds`` of ``x`` and ``y`` if given (the molecule figure of
-    the paper: bases, harmonic mean, contrasts side by side)."""
-    thresholds = thresholds or {}
-    values = {
+    contour lines (``_density``), on shared axes; dashed lines at the ``thresholds`` of
+    ``x`` and ``y`` if given."""
+    values = _score_pairs(tables, x, y)
+    grid = _grid(values)
+    rng = np.random.default_rng(seed)
+    fig, axes = _panels(values, x, y, thresholds or {})
+    for index, (ax, (vx, vy)) in enumerate(zip(axes, values.values(), strict=True)):
+        ax.scatter(vx, vy, s=5, alpha=0.3, color=f"C{index % 10}", rasterized=True)
+        density = _density(vx, vy, grid, rng)
+        if density is not None:
+            ax.contour(*grid, density, levels=CONTOUR_LEVELS, colors="k", linewidths=0.7)
+    return save_figure(fig, path)
+
+
+def reward_density(
+    tables: Mapping[str, pd.DataFrame],
+    x: str,
+    y: str,
+    path: str | Path,
+    thresholds: Mapping[str, float] | None = None,
+    seed: int = 0,
+) -> Path:
+    """The molecule figure of Garipov et al. 2023: one panel per set (bases, harmonic
+    means, contrasts side by side), the density of its samples on the plane of scores
+    ``x`` and ``y`` as filled contours (``_density``), on shared axes, with dashed lines
+    at the ``thresholds`` of ``x`` and ``y`` if given. A set with too few samples for
+    a density (fewer than 3, or all on one line) shows its samples as points."""
+    values = _score_pairs(tables, x, y)
+    grid = _grid(values)
+    rng = np.random.default_rng(seed)
+    fig, axes = _panels(values, x, y, thresholds or {})
+    for index, (ax, (vx, vy)) in enumerate(zip(axes, values.values(), strict=True)):
+        color = f"C{index % 10}"
+        density = _density(vx, vy, grid, rng)
+        if density is None:
+            ax.scatter(vx, vy, s=12, color=color)
+            continue
+        # levels above 0 only, so that the plane outside the density stays white
+        levels = np.linspace(0.0, density.max(), CONTOUR_LEVELS + 2)[1:]
+        cmap = LinearSegmentedColormap.from_list(color, ["white", color])
+        ax.contourf(*grid, density, levels=levels, cmap=cmap)
+        ax.contour(*grid, density, levels=levels, colors=color, linewidths=0.6)
+    return save_figure(fig, path)
+
+
+def _score_pairs(
+    tables: Mapping[str, pd.DataFrame], x: str, y: str
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    if not tables:
+        raise ValueError("give at least one set to draw")
+    return {
         label: (numeric_column(table, x, label), numeric_column(table, y, label))
         for label, table in tables.items()
     }
-    rng = np.random.default_rng(seed)
+
+
+def _grid(values: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """``KDE_GRID x KDE_GRID`` coordinates spanning every set's points with a margin of
+    ``KDE_MARGIN`` (around the unit square when there are none)."""
+    axes = []
+    for coordinate in (0, 1):
+        points = np.concatenate([pair[coordinate] for pair in values.values()])
+        low, high = (points.min(), points.max()) if len(points) else (0.0, 1.0)
+        margin = KDE_MARGIN * (high - low)
+        axes.append(np.linspace(low - margin, high + margin, KDE_GRID))
+    return np.meshgrid(*axes)
+
+
+def _density(
+    vx: np.ndarray,
+    vy: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray],
+    rng: np.random.Generator,
+) -> np.ndarray | None:
+    """Gaussian KDE (Scott's bandwidth) of up to ``KDE_POINTS`` of the points, on the
+    grid ``[KDE_GRID, KDE_GRID]``; None for too few points, points on one line, or a
+    density too narrow to be positive anywhere on the grid."""
+    if len(vx) < 3:
+        return None
+    fit = rng.choice(len(vx), size=min(len(vx), KDE_POINTS), replace=False)
+    try:
+        kde = gaussian_kde(np.vstack([vx[fit], vy[fit]]))
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    grid_x, grid_y = grid
+    density = kde(np.vstack([grid_x.ravel(), grid_y.ravel()])).reshape(grid_x.shape)
+    peak = density.max()
+    return density if np.isfinite(peak) and peak > 0 else None
+
+
+def _panels(
+    values: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    x: str,
+    y: str,
+    thresholds: Mapping[str, float],
+) -> tuple[Figure, list]:
+    """A figure with one titled panel per set on shared axes, threshold lines drawn."""
     fig = Figure(figsize=(3.6 * len(values), 3.6))
-    axes = fig.subplots(1, len(values), sharex=True, sharey=True, squeeze=False)
-    all_x = np.concatenate([vx for vx, _ in values.values()])
-    all_y = np.concatenate([vy for _, vy in values.values()])
-    grid_x, grid_y = np.meshgrid(
-        np.linspace(all_x.min(), all_x.max(), 80), np.linspace(all_y.min(), all_y.max(), 80)
-    )
-    for index, (ax, (label, (vx, vy))) in enumerate(zip(axes[0], values.items(), strict=True)):
-        color = f"C{index % 10}"
-        ax.scatter(vx, vy, s=5, alpha=0.3, color=color, rasterized=True)
-        fit = rng.choice(len(vx), size=min(len(vx), KDE_POINTS), replace=False)
-        try:
-            density = gaussian_kde(np.vstack([vx[fit], vy[fit]]))
-        except (np.linalg.LinAlgError, ValueError):
-            density = None  # too few or collinear points: no density to draw
-        if density is not None:
-            z = density(np.vstack([grid_x.ravel(), grid_y.ravel()])).reshape(grid_x.shape)
-            ax.contour(grid_x, grid_y, z, levels=CONTOUR_LEVELS, colors="k", linewidths=0.7)
+    axes = fig.subplots(1, len(values), sharex=True, sharey=True, squeeze=False)[0]
+    for ax, (label, (vx, _)) in zip(axes, values.items(), strict=True):
         if x in thresholds:
             ax.axvline(thresholds[x], color="0.4", linestyle="--", linewidth=1)
         if y in thresholds:
             ax.axhline(thresholds[y], color="0.4", linestyle="--", linewidth=1)
         ax.set_title(f"{label} (n={len(vx)})", fontsize=10)
         ax.set_xlabel(x)
-    axes[0][0].set_ylabel(y)
-    return save_figure(fig, path)
+    axes[0].set_ylabel(y)
+    return fig, list(axes)
 
 
 def scaffold_bars(sets: Mapping[str, MoleculeSet], path: str | Path, top_n: int = 10) -> Path:

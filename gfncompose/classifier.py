@@ -1,27 +1,30 @@
-"""The classifier over partial trajectories (DESIGN §3): one trunk, four heads.
+"""The classifier over partial trajectories (DESIGN §3): one trunk, three heads.
 
 For ``m`` bases:
 
 - terminal head ``f(x)``: ``[B, m]`` logits, ``p(i | x) = softmax(f(x))_i``; weights
   enter analytically, ``p(y_k = i | x) = softmax(f(x) + log ω^(k))_i``;
-- generator head: ``[B, m]`` logits of ``G(i | s)``;
 - joint head: for each generator ``i``, the law of the terminal posterior logits
   ``f(x)``, ``x ~ p_i(· | s)``, as a mixture of ``R`` atoms ``(π_r, φ_r)``. Then, for
   any observations and weights,
-  ``Q_i(y | s) = Σ_r π_r Π_k softmax(φ_r + log ω^(k))[y_k]`` and
-  ``Q(y | s) = Σ_i G(i | s) Q_i(y | s)``. The weights enter analytically, so one
-  classifier serves every α, every number of observations and every sub-mixture
-  of its bases (zero weight outside it, ``G`` renormalised over it);
-- action head: the generator and joint heads at the child ``step(s, a)`` from one
-  pass on ``s``, ``m + m·R·(1+m)`` numbers per action, computed only for the
+  ``Q_i(y | s) = Σ_r π_r Π_k softmax(φ_r + log ω^(k))[y_k]``: each base's own
+  h-function, a law over the cells for each ``i`` (the loss weighs base ``i``'s
+  cross-entropy by ``P(i | τ)``, and ``E[P(i | τ) f(x) | path to s] = P(i | path)
+  E_{x~p_i(·|s)} f(x)``, so its minimiser is ``Q_i`` for any bases). The weights enter
+  analytically, so one classifier serves every α, every number of observations and
+  every sub-mixture of its bases (zero weight outside it);
+- action head: the joint head at the child ``step(s, a)`` from one pass on ``s``,
+  ``m·R·(1+m)`` numbers per action, computed only for the
   (state, action) pairs asked for: the taken actions in training, the proposed or
   allowed ones in guidance (all actions of a fragment batch would be
   ``[B, 20033, 99]``).
+
+There is no generator head ``G(i | s)``: guidance weighs the bases by their exact
+posterior given the path it followed (see :mod:`~gfncompose.guided`), which needs none.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
@@ -69,9 +72,8 @@ class Classifier(nn.Module):
         }
         self.trunk = build_trunk(env, hidden, num_layers)
         self.terminal_head = mlp([hidden, hidden, m])
-        self.generator_head = mlp([hidden, hidden, m])
         self.joint_head = mlp([hidden, hidden, m * num_atoms * (1 + m)])
-        self.action_head = build_action_readout(env, hidden, m + m * num_atoms * (1 + m))
+        self.action_head = build_action_readout(env, hidden, m * num_atoms * (1 + m))
         self.register_buffer("cells", observation_cells(m, n_observations), persistent=False)
         self._encodings: StatesMemo = StatesMemo()
 
@@ -93,13 +95,11 @@ class Classifier(nn.Module):
 
     def action_atoms(
         self, encoding, rows: torch.Tensor, actions: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """At the child of ``actions[k]`` taken in state ``rows[k]`` (``LongTensor[K]``
-        each, allowed non-stop actions): generator logits ``[K, m]``, ``log π``
-        ``[K, m, R]`` and ``φ`` ``[K, m, R, m]``."""
-        m = len(self.base_names)
-        out = self.action_head(encoding, pairs=(rows, actions))
-        return (out[:, :m], *self._atoms(out[:, m:]))
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Joint head at the child of ``actions[k]`` taken in state ``rows[k]``
+        (``LongTensor[K]`` each, allowed non-stop actions): ``log π`` ``[K, m, R]`` and
+        ``φ`` ``[K, m, R, m]``."""
+        return self._atoms(self.action_head(encoding, pairs=(rows, actions)))
 
     @staticmethod
     def log_likelihood(
@@ -125,27 +125,21 @@ class Classifier(nn.Module):
             raise UserError(f"bases {unknown} are unknown to the classifier ({self.base_names})")
         return [self.base_names.index(n) for n in names]
 
-    def _log_q(self, gen_logits, log_pi, phi, composition: Composition) -> torch.Tensor:
-        """``log Σ_{i∈S} G_S(i) Q_i(y)`` over the composition's bases ``S``: ``[...]``."""
+    def _log_q_bases(self, log_pi, phi, composition: Composition) -> torch.Tensor:
+        """``log Q_i(y)`` for each base ``i`` of the composition, from atoms
+        ``[..., m_all, R]`` and ``[..., m_all, R, m_all]``: ``[..., m]``."""
         cols = self._columns(composition.bases)
-        log_g = torch.log_softmax(gen_logits[..., cols], dim=-1)
         log_pi, phi = log_pi[..., cols, :], phi[..., cols, :, :][..., cols]
         y = torch.tensor([composition.y_index], dtype=torch.long, device=phi.device)
-        log_qi = self.log_likelihood(log_pi, phi, composition.log_weights(phi.device), y)
-        return torch.logsumexp(log_g + log_qi[..., 0], dim=-1)
-
-    def log_generator_posterior(self, states: States, names: tuple[str, ...]) -> torch.Tensor:
-        logits = self.generator_head(self.encode(states).graph)
-        return torch.log_softmax(logits[:, self._columns(names)], dim=1)
+        return self.log_likelihood(log_pi, phi, composition.log_weights(phi.device), y)[..., 0]
 
     def log_terminal_posterior(self, states: States, names: tuple[str, ...]) -> torch.Tensor:
         logits = self.terminal_head(self.encode(states).graph)
         return torch.log_softmax(logits[:, self._columns(names)], dim=1)
 
-    def log_Q(self, states: States, composition: Composition) -> torch.Tensor:
-        encoding = self.encode(states)
-        log_pi, phi = self.joint_atoms(encoding)
-        return self._log_q(self.generator_head(encoding.graph), log_pi, phi, composition)
+    def log_Q_bases(self, states: States, composition: Composition) -> torch.Tensor:
+        """``log Q_i(y | s)`` per base ``i`` of ``composition``, from the joint head: ``[B, m]``."""
+        return self._log_q_bases(*self.joint_atoms(self.encode(states)), composition)
 
     def log_Q_terminal(self, states: States, composition: Composition) -> torch.Tensor:
         logits = self.terminal_head(self.encode(states).graph)
@@ -154,21 +148,17 @@ class Classifier(nn.Module):
     def log_Q_pairs(
         self, states: States, rows: torch.Tensor, actions: torch.Tensor, composition: Composition
     ) -> torch.Tensor:
-        """``log Q(y | step(s_rows[k], actions[k]))`` (stop: ``Q_term(y | x = s)``) for
-        allowed pairs, ``LongTensor[K]`` each, from one trunk pass on ``states``: ``[K]``."""
+        """``log Q_i(y | step(s_rows[k], actions[k]))`` per base ``i`` of ``composition`` (stop:
+        ``log Q_term(y | x = s)`` in every column) for allowed pairs, ``LongTensor[K]`` each,
+        from one trunk pass on ``states``: ``[K, m]``."""
         encoding = self.encode(states)
-        out = encoding.graph.new_empty(len(rows))
+        out = encoding.graph.new_empty(len(rows), len(composition.bases))
         stop = actions == self.env.stop_action
         k = stop.nonzero().squeeze(1)
         term_logits = self.terminal_head(encoding.graph[rows[k]])
         cols = self._columns(composition.bases)
-        out[k] = log_observation_likelihood(term_logits[:, cols], composition)
+        out[k] = log_observation_likelihood(term_logits[:, cols], composition)[:, None]
         k = (~stop).nonzero().squeeze(1)
-        out[k] = self._log_q(*self.action_atoms(encoding, rows[k], actions[k]), composition)
+        log_pi, phi = self.action_atoms(encoding, rows[k], actions[k])
+        out[k] = self._log_q_bases(log_pi, phi, composition)
         return out
-
-    def target_copy(self) -> Classifier:
-        """A frozen copy for the EMA target of the soft labels."""
-        target = copy.deepcopy(self, memo={id(self.env): self.env})
-        target.requires_grad_(False)
-        return target

@@ -1,6 +1,6 @@
-"""Training the classifier on on-policy trajectories of every base (DESIGN §3).
+"""The classifier's loss over on-policy trajectories of every base (DESIGN §3).
 
-Loss per step: ``L_term + L_gen + min(1, t/K) · L_joint`` where the joint losses
+Loss per step: ``L_term + min(1, t/K) · L_joint`` where the joint losses
 (state and action heads) use soft labels ``Π_k p_tgt(y_k | x)`` from an EMA
 target copy of the terminal head. Soft labels need no assumption on the bases
 (hard labels are valid only when they satisfy trajectory balance with the shared
@@ -11,86 +11,57 @@ The label "which base generated this trajectory" is replaced by its posterior
 given what the step has seen, ``P(i | s_0 → … → s_t) ∝ Π_u P_F^i(a_u | s_u)``,
 computed exactly from the bases' policies (see :class:`BasePosteriors`). Its
 expectation is the hard label's, so every loss keeps its minimiser, for any
-bases; but it carries far less noise (with bases that satisfy trajectory balance
-it *is* ``G(i | s)``). The terminal head is trained on every visited state,
+bases; but it carries far less noise. The terminal head is trained on every visited state,
 weighted by the probability of stopping there: stopping at ``s`` gives ``x = s``,
 so ``Σ_i E_{x~p_i}[ℓ_i(x)] = m · E_{τ~mixture}[Σ_{s∈τ} Σ_i P(i | path to s)
 P_F^i(stop | s) ℓ_i(s)]``. On the 32×32 grid (3000 steps) these cut the error of
-the terminal head (mean L1 of ``p(· | x)`` under ``p_M``) from 0.035 to 0.005 and
-that of ``G`` from 0.013 to 0.005; the terminal head is the source of every joint
+the terminal head (mean L1 of ``p(· | x)`` under ``p_M``) from 0.035 to 0.005; the
+terminal head is the source of every joint
 label, and contrasts with small α amplify its errors. The joint targets of base
 ``i`` are weighted by ``P(i | τ)``, given the whole trajectory.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
-from tqdm.auto import tqdm
 
-from .checkpoint import (
-    check_resumable,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
 from .classifier import Classifier
 from .envs.base import States
-from .errors import UserError
 from .policy import Policy
-from .sampler import sample_trajectories
-from .trajectory_balance import ema_update
+from .sampler import Trajectories
 
 _MIN_LOG_WEIGHT = -60.0
 """Stands in for ``log 0`` in training: a base outside a sub-mixture would give cells of
 likelihood exactly 0, whose ``logsumexp`` over atoms is ``-inf`` with a NaN gradient;
 ``e^-60`` is 0 for every purpose but keeps the gradient finite."""
 
-_DIRICHLET_CONCENTRATION = 0.5
-"""Below 1, so extreme weights (α = 0.05) are drawn often enough to be learned."""
 
-
-@dataclass
-class ClassifierConfig:
-    """Budget of classifier training. ``ramp``: fraction of steps over which the joint loss
-    weight grows from 0 to 1; ``decay``: fraction of steps, at the end, over which the
-    learning rate falls from ``lr`` to 0 along a cosine; ``ema_rate``: rate of the
-    target copy."""
-
-    steps: int = 2000
-    batch_size: int = 16
-    lr: float = 1e-3
-    ramp: float = 0.2
-    decay: float = 0.5
-    ema_rate: float = 0.995
-    seed: int = 0
-    checkpoint_every: int = 500
-
-
-def sample_weights(batch: int, n: int, m: int, device: torch.device) -> torch.Tensor:
+def sample_weights(
+    batch: int, n: int, m: int, device: torch.device, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Random observation weights ``[batch, n, m]`` for training the joint heads.
 
     Half the rows use all ``m`` bases, the rest a random subset of at least two (a
     sub-mixture); within it, each observation is uniform with probability 1/2, else
-    Dirichlet(0.5). Weights are 0 outside the subset.
+    Dirichlet(½): a concentration below 1, so that extreme weights (α = 0.05) are drawn
+    often enough to be learned. Weights are 0 outside the subset.
     """
     support = torch.ones(batch, m, dtype=torch.bool, device=device)
     if m > 2:
-        sub = torch.rand(batch, device=device) < 0.5
-        keep = torch.rand(batch, m, device=device).argsort(1) < torch.randint(
-            2, m + 1, (batch, 1), device=device
+        sub = torch.rand(batch, device=device, generator=generator) < 0.5
+        keep = torch.rand(batch, m, device=device, generator=generator).argsort(1) < torch.randint(
+            2, m + 1, (batch, 1), device=device, generator=generator
         )
         support = torch.where(sub[:, None], keep, support)
     support = support[:, None, :].expand(batch, n, m)
-    concentration = torch.full((batch, n, m), _DIRICHLET_CONCENTRATION, device=device)
-    random = torch.distributions.Gamma(concentration, 1.0).sample() * support
+    # Dirichlet(½) is Gamma(½) draws normalised, and Gamma(½) is Z² up to a scale that the
+    # normalisation removes: a form a torch.Generator can drive (torch.distributions cannot)
+    random = torch.randn(batch, n, m, device=device, generator=generator).square() * support
     uniform = support.float()
-    pick = torch.rand(batch, n, 1, device=device) < 0.5
+    pick = torch.rand(batch, n, 1, device=device, generator=generator) < 0.5
     weights = torch.where(pick, uniform, random)
     return weights / weights.sum(-1, keepdim=True)
 
@@ -123,13 +94,13 @@ def _steps_table(values: torch.Tensor, trajectory: torch.Tensor):
 
 @dataclass
 class BasePosteriors:
-    """Which base generated a trajectory, given what a sampled step has seen: the label
-    of DESIGN §3's generator and terminal heads, Rao-Blackwellised. ``[N, m]`` per step
-    ``t`` of ``N``.
+    """Which base generated a trajectory, given what a sampled step has seen: the labels
+    of DESIGN §3's terminal and joint heads, Rao-Blackwellised. ``[N, m]`` per step ``t``
+    of ``N``.
 
     Attributes:
-        state: ``P(i | s_0 → … → s_t)``, the generator head's label at ``s_t``.
-        child: ``P(i | s_0 → … → s_t → step(s_t, a_t))``, the action head's label.
+        state: ``P(i | s_0 → … → s_t)``, the posterior of the base given the path to
+            ``s_t`` (with bases that satisfy trajectory balance, ``G(i | s_t)``).
         trajectory: ``P(i | τ)`` given the whole trajectory (its terminal ``x`` and the
             path to it, which depends on the base): the weight of base ``i``'s joint
             target at every step of ``τ``.
@@ -139,7 +110,6 @@ class BasePosteriors:
     """
 
     state: torch.Tensor
-    child: torch.Tensor
     trajectory: torch.Tensor
     stop: torch.Tensor
 
@@ -164,31 +134,41 @@ def base_posteriors(
     log_state = torch.log_softmax(log_path[trajectory, position], dim=1)
     return BasePosteriors(
         state=log_state.exp(),
-        child=torch.softmax(log_path[trajectory, position + 1], dim=1),
         trajectory=torch.softmax(log_path[:, -1], dim=1)[trajectory],
         stop=torch.exp(log_state + log_pf[:, :, env.stop_action]),
     )
 
 
+def joint_weight(step: int, steps: int, ramp: float) -> float:
+    """Weight of the joint losses at ``step``: ``min(1, t/K)`` with ``K = ramp · steps``, so the
+    joint heads learn from the terminal head's labels once those mean something."""
+    return min(1.0, step / max(1, int(ramp * steps)))
+
+
 def classifier_loss(
     classifier: Classifier,
     target: Classifier,
-    bases: Mapping[str, Policy],
-    batch_size: int,
+    bases: Sequence[Policy],
+    trajectories: Sequence[Trajectories],
     joint_weight: float,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """One step's loss on ``batch_size`` fresh on-policy trajectories per base."""
+    """One step's loss and its parts on ``trajectories[i]``, on-policy trajectories of
+    ``bases[i]`` (the classifier's bases, in its order), the same number per base.
+
+    ``target``: the EMA copy whose terminal head gives the soft labels; ``generator``
+    draws the observation weights (:func:`sample_weights`).
+    """
     env = classifier.env
-    policies = [bases[name] for name in classifier.base_names]
-    trajectories = [sample_trajectories(policy, batch_size) for policy in policies]
+    batch_size = len(trajectories[0].length)
     states = env.cat([t.states for t in trajectories])
     actions = torch.cat([t.actions for t in trajectories])
     step_traj = torch.cat([t.trajectory + k * batch_size for k, t in enumerate(trajectories)])
-    posterior = base_posteriors(policies, states, actions, step_traj)
+    posterior = base_posteriors(bases, states, actions, step_traj)
 
     m, n = len(classifier.base_names), classifier.n_observations
     num_trajectories = m * batch_size
-    weights = sample_weights(num_trajectories, n, m, env.device)
+    weights = sample_weights(num_trajectories, n, m, env.device, generator)
     with torch.no_grad():
         terminal = env.cat([t.terminal for t in trajectories])
         target_logits = target.terminal_head(target.encode(terminal).graph)
@@ -198,106 +178,19 @@ def classifier_loss(
     encoding = classifier.encode(states)
     log_term = torch.log_softmax(classifier.terminal_head(encoding.graph), dim=1)
     loss_term = -(posterior.stop * log_term).sum() / num_trajectories
-    log_gen = torch.log_softmax(classifier.generator_head(encoding.graph), dim=1)
-    loss_gen = -(posterior.state * log_gen).sum(1).mean()
     log_w = weights.log().clamp_min(_MIN_LOG_WEIGHT)[step_traj, None]  # [N, 1, n, m]
     log_q = classifier.log_likelihood(*classifier.joint_atoms(encoding), log_w, classifier.cells)
     loss_joint = soft_cross_entropy(joint_target, log_q)
 
     moved = (actions != env.stop_action).nonzero().squeeze(1)
-    gen_a, log_pi_a, phi_a = classifier.action_atoms(encoding, moved, actions[moved])
-    loss_action_gen = -(posterior.child[moved] * torch.log_softmax(gen_a, dim=1)).sum(1).mean()
+    log_pi_a, phi_a = classifier.action_atoms(encoding, moved, actions[moved])
     log_q_child = classifier.log_likelihood(log_pi_a, phi_a, log_w[moved], classifier.cells)
     loss_action_joint = soft_cross_entropy(joint_target[moved], log_q_child)
 
-    loss = loss_term + loss_gen + loss_action_gen + joint_weight * (loss_joint + loss_action_joint)
+    loss = loss_term + joint_weight * (loss_joint + loss_action_joint)
     parts = {
         "term": loss_term.item(),
-        "gen": loss_gen.item(),
         "joint": loss_joint.item(),
         "action_joint": loss_action_joint.item(),
     }
     return loss, parts
-
-
-def learning_rate(config: ClassifierConfig, step: int) -> float:
-    """``lr`` until the last ``decay`` fraction of the steps, then a cosine down to 0.
-
-    A constant rate leaves the heads at a noise floor of their stochastic gradients
-    that more steps do not lower; decaying it averages that noise out.
-    """
-    decay_steps = int(config.decay * config.steps)
-    into = step - (config.steps - decay_steps)
-    if into < 0:
-        return config.lr
-    return config.lr * 0.5 * (1.0 + math.cos(math.pi * into / decay_steps))
-
-
-def train_classifier(
-    classifier: Classifier,
-    bases: Mapping[str, Policy],
-    config: ClassifierConfig,
-    checkpoint: str | Path | None = None,
-    progress: bool = True,
-) -> list[dict[str, float]]:
-    """Train ``classifier`` on trajectories of ``bases``; returns the per-step loss parts.
-
-    Checkpointing and resuming work as in :func:`~gfncompose.trajectory_balance.train_gflownet`.
-    """
-    missing = [n for n in classifier.base_names if n not in bases]
-    if missing:
-        raise UserError(f"the classifier's bases {missing} have no policy")
-    optimizer = torch.optim.Adam(classifier.parameters(), lr=config.lr)
-    target = classifier.target_copy()
-    start, history = 0, []
-    torch.manual_seed(config.seed)
-    if checkpoint is not None and Path(checkpoint).is_file():
-        state = load_checkpoint(checkpoint, map_location=classifier.cells.device)
-        check_resumable(checkpoint, state["train_config"], asdict(config))
-        classifier.load_state_dict(state["model"])
-        target.load_state_dict(state["target"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, history = state["step"], state["history"]
-        set_rng_state(state["rng"])
-
-    def save(step: int) -> None:
-        save_checkpoint(
-            checkpoint,
-            {
-                "model": classifier.state_dict(),
-                "target": target.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "step": step,
-                "history": history,
-                "rng": rng_state(),
-                "train_config": asdict(config),
-                "model_config": classifier.config,
-            },
-        )
-
-    ramp_steps = max(1, int(config.ramp * config.steps))
-    bar = tqdm(
-        range(start, config.steps),
-        initial=start,
-        total=config.steps,
-        disable=not progress,
-        desc="classifier",
-        unit="step",
-    )
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, step)
-        loss, parts = classifier_loss(
-            classifier, target, bases, config.batch_size, min(1.0, step / ramp_steps)
-        )
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        ema_update(target, classifier, config.ema_rate)
-        history.append(parts)
-        bar.set_postfix({k: f"{v:.3g}" for k, v in parts.items()}, refresh=False)
-        if checkpoint is not None and (step + 1) % config.checkpoint_every == 0:
-            save(step + 1)
-    if checkpoint is not None:
-        save(config.steps)
-    return history

@@ -48,12 +48,15 @@ def write_coverage_report(
     top_k: int = TOP_K,
     seed: int = 0,
     progress: bool = True,
+    mode_thresholds: Mapping[str, float] | None = None,
+    emd_radius: int = RADIUS,
 ) -> tuple[dict[str, Any], list[Path]]:
     """Write ``metrics.csv``, ``metrics.json``, ``emd.csv`` and the figures to ``out``.
 
     Every set's row of :func:`~gfncompose.metrics.summarize` (novelty against
-    ``reference`` when given), the pairwise earth mover's distances, a chemical-space
-    map, scaffold bars, top molecules and a reward scatter per pair of scores.
+    ``reference`` when given, modes at ``mode_thresholds``), the pairwise earth mover's
+    distances on Morgan fingerprints of ``emd_radius``, a chemical-space map, scaffold
+    bars, top molecules and a reward scatter per pair of scores.
     Returns the report (as ``metrics.json`` holds it) and the files written.
     """
     out.mkdir(parents=True, exist_ok=True)
@@ -63,21 +66,26 @@ def write_coverage_report(
         inputs.items(), desc="metrics", unit="set", disable=not progress
     ):
         sets[label] = MoleculeSet(smiles, progress=progress)
-        row = summarize(sets[label], scores, thresholds, reference, top_k, seed)
+        row = summarize(sets[label], scores, thresholds, reference, top_k, seed, mode_thresholds)
         rows.append({"set": label, **row})
     emd = {label: {other: 0.0 for other in sets} for label in sets}
     pairs = list(itertools.combinations(sets, 2))
     for a, b in tqdm(pairs, desc="earth mover's distances", unit="pair", disable=not progress):
-        emd[a][b] = emd[b][a] = earth_movers_distance(sets[a], sets[b], seed=seed)
+        emd[a][b] = emd[b][a] = earth_movers_distance(
+            sets[a], sets[b], seed=seed, radius=emd_radius
+        )
 
     written = [out / "metrics.csv", out / "metrics.json", out / "emd.csv"]
     pd.DataFrame(rows).to_csv(written[0], index=False)
     settings = {
         "fingerprint": f"Morgan radius {RADIUS}, {N_BITS} bits",
         "diversity_sample_size": DIVERSITY_SAMPLE_SIZE,
+        "emd_fingerprint": f"Morgan radius {emd_radius}, {N_BITS} bits",
         "emd_sample_size": EMD_SAMPLE_SIZE,
         "emd_ground_distance": f"min(1/s - 1, {MAX_TANIMOTO_DISTANCE})",
+        "mode_fingerprint": "RDKit path fingerprint (Chem.RDKFingerprint)",
         "mode_similarity": MODE_SIMILARITY,
+        "mode_thresholds": {**thresholds, **(mode_thresholds or {})},
         "top_k": top_k,
         "seed": seed,
         "scores": columns,
@@ -109,7 +117,8 @@ def plain(value):
     return value
 
 
-def _file_name(name: str) -> str:
+def file_name(name: str) -> str:
+    """``name`` (a reward label) as a safe part of a file name."""
     return re.sub(r"[^\w.-]+", "_", name)
 
 
@@ -140,7 +149,7 @@ def _write_figures(
             )
             bar.update()
         for x, y in itertools.combinations(columns, 2):
-            path = out / f"scatter_{_file_name(x)}_{_file_name(y)}.png"
+            path = out / f"scatter_{file_name(x)}_{file_name(y)}.png"
             written.append(chem_plots.reward_scatter(scored, x, y, path, thresholds, seed=seed))
             bar.update()
     return written

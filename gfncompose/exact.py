@@ -1,10 +1,11 @@
 """Exact computation on environments whose states can be enumerated.
 
 Everything here is dynamic programming over the whole state DAG: terminal
-distributions of any policy, the trajectory-balance-optimal forward policy under
-the uniform backward policy, and the exact classifier (generator posterior and
-the h-function ``Q(y | s)`` of the mixture chain, DESIGN §3). They are the ground
-truth the tests and benchmarks measure learned models against.
+distributions of any policy (path-dependent ones by enumerating the paths), the
+trajectory-balance-optimal forward policy under the uniform backward policy, and the
+exact classifier (generator posterior, terminal posterior and each base's h-function
+``Q_i(y | s)``, DESIGN §3). They are the ground truth the tests and benchmarks measure
+learned models against.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ import torch
 from .composition import Composition, log_observation_likelihood
 from .envs.base import Environment, States
 from .memo import StatesMemo
-from .policy import MASKED, Policy
+from .policy import MASKED, Policy, masked_log_softmax
+from .sampler import PathPolicy, sample_terminal
 
 _CHUNK = 4096
 """States per policy call while tabulating (bounds memory for large DAGs)."""
+
+MAX_PATHS = 2_000_000
+"""Most state paths :func:`terminal_distribution` enumerates for a path-dependent policy
+(about a minute on one core); beyond, its law must be estimated by sampling."""
 
 
 @dataclass
@@ -166,14 +172,121 @@ def _terminal_from_visits(graph: StateGraph, visit: torch.Tensor, probs: torch.T
     return dist.index_add_(0, graph.terminal[rows], visit[rows] * probs[rows, stop])
 
 
-def terminal_distribution(env: Environment, policy: Policy) -> torch.Tensor:
+def terminal_distribution(env: Environment, policy: Policy | PathPolicy) -> torch.Tensor:
     """The exact terminal distribution of ``policy``, aligned with ``env.terminal_states()``.
 
-    Returns ``float64 [X]`` summing to 1 (on CPU).
+    Returns ``float64 [X]`` summing to 1 (on CPU). A Markov policy is tabulated once and
+    pushed forward state by state; a :class:`~gfncompose.sampler.PathPolicy` by
+    enumerating every state path (see :func:`path_count`), at most :data:`MAX_PATHS`.
     """
     graph = state_graph(env)
+    if isinstance(policy, PathPolicy):
+        return _path_terminal_distribution(env, graph, policy)
     probs = _tabulate(graph, policy)
     return _terminal_from_visits(graph, _visits(graph, probs), probs, env.stop_action)
+
+
+def sampled_distribution(
+    env: Environment,
+    policy: Policy | PathPolicy,
+    n: int,
+    batch_size: int = 1024,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The empirical law of ``n`` terminal objects sampled from ``policy``, aligned with
+    ``env.terminal_states()``: ``float64 [X]``. The estimate to use where a path-dependent
+    policy has too many paths to enumerate; report :func:`sampling_noise_l1` beside it."""
+    index = {key: i for i, key in enumerate(env.state_keys(env.terminal_states()))}
+    x = sample_terminal(policy, n, batch_size, generator)
+    rows = torch.tensor([index[key] for key in env.state_keys(x)], dtype=torch.long)
+    return torch.bincount(rows, minlength=len(index)).double() / n
+
+
+def sampling_noise_l1(
+    target: torch.Tensor, n: int, generator: torch.Generator | None = None
+) -> float:
+    """L1 between ``target`` ``[X]`` and the empirical law of ``n`` exact draws from it: the
+    floor under which the L1 of a :func:`sampled_distribution` of ``n`` says nothing."""
+    draws = torch.multinomial(target.double(), n, replacement=True, generator=generator)
+    empirical = torch.bincount(draws, minlength=len(target)).double() / n
+    return float((empirical - target.double()).abs().sum())
+
+
+def path_count(env: Environment) -> int:
+    """Number of distinct state paths ``s_0 → … → s`` over every enumerated state ``s``."""
+    graph = state_graph(env)
+    src, action = (graph.child >= 0).nonzero(as_tuple=True)
+    edges = torch.unique(torch.stack([src, graph.child[src, action]], 1), dim=0)
+    paths = torch.zeros(len(graph.index), dtype=torch.float64)
+    paths[0] = 1.0
+    for lvl in range(int(graph.level.max()) + 1):
+        sel = graph.level[edges[:, 0]] == lvl
+        paths.index_add_(0, edges[sel, 1], paths[edges[sel, 0]])
+    return int(paths.sum())
+
+
+def _path_terminal_distribution(
+    env: Environment, graph: StateGraph, policy: PathPolicy
+) -> torch.Tensor:
+    """Breadth-first over state paths, each carrying its last state's row, its context
+    and its log-probability. Actions reaching the same child from one path are merged
+    (their probabilities add), as :class:`~gfncompose.sampler.PathPolicy` allows: that
+    keeps the count to state paths, which :func:`path_count` checks first."""
+    count = path_count(env)
+    if count > MAX_PATHS:
+        raise ValueError(f"{count} state paths to enumerate, more than MAX_PATHS={MAX_PATHS}")
+    num_states = len(graph.index)
+    dist = torch.zeros(graph.num_terminals, dtype=torch.float64)
+    rows = torch.zeros(1, dtype=torch.long)
+    context = policy.initial_context(1)
+    log_path = torch.zeros(1, dtype=torch.float64)
+    while len(rows):
+        keys, log_ps, contexts = [], [], []
+        for start in range(0, len(rows), _CHUNK):
+            idx = torch.arange(start, min(start + _CHUNK, len(rows)))
+            path, action, log_step, moved = _moves(
+                env, graph, policy, rows[idx], context[idx.to(context.device)], log_path[idx], dist
+            )
+            path = idx[path]
+            keys.append(path * num_states + graph.child[rows[path], action])
+            log_ps.append(log_path[path] + log_step)
+            contexts.append(moved)
+        key, log_p, moved = torch.cat(keys), torch.cat(log_ps), torch.cat(contexts)
+        merged, inverse = torch.unique(key, return_inverse=True)
+        first = torch.full((len(merged),), len(key), dtype=torch.long)
+        first = first.scatter_reduce(0, inverse, torch.arange(len(key)), "amin")
+        if not torch.allclose(moved, moved[first[inverse].to(moved.device)], atol=1e-5):
+            raise ValueError("the policy's context depends on the action, not only the child")
+        top = torch.full((len(merged),), float("-inf"), dtype=torch.float64)
+        top = top.scatter_reduce(0, inverse, log_p, "amax")
+        total = torch.zeros(len(merged), dtype=torch.float64)
+        total.index_add_(0, inverse, (log_p - top[inverse]).exp())
+        rows, log_path = merged % num_states, top + total.log()
+        context = moved[first.to(moved.device)]
+    return dist
+
+
+def _moves(env, graph, policy, rows, context, log_path, dist):
+    """One step of :func:`_path_terminal_distribution` for paths ending at ``rows`` (``[P]``):
+    adds their stopping mass to ``dist``; returns, per move of positive probability, the
+    path (``LongTensor``, index into ``rows``), the action, ``log P(a | path)`` and the
+    context after it."""
+    states = env.index(graph.states, rows.to(env.device))
+    with torch.no_grad():
+        log_p = policy.log_probs(states, context).double().cpu()
+    stopping = (graph.terminal[rows] >= 0).nonzero().squeeze(1)
+    stop_mass = (log_path[stopping] + log_p[stopping, env.stop_action]).exp()
+    dist.index_add_(0, graph.terminal[rows[stopping]], stop_mass)
+    path, action = ((graph.child[rows] >= 0) & (log_p > MASKED)).nonzero(as_tuple=True)
+    if not len(path):
+        return path, action, log_p[path, action], context[:0]
+    with torch.no_grad():
+        moved = policy.next_context(
+            env.index(states, path.to(env.device)),
+            context[path.to(context.device)],
+            action.to(env.device),
+        )
+    return path, action, log_p[path, action], moved
 
 
 class TabularPolicy:
@@ -186,6 +299,15 @@ class TabularPolicy:
 
     def log_probs(self, states: States) -> torch.Tensor:
         return self.table[self.graph.rows(self.env, states).to(self.env.device)]
+
+
+def random_policy(env: Environment, generator: torch.Generator) -> TabularPolicy:
+    """A tabular forward policy with logits ``2 · N(0, 1)`` drawn from ``generator``: an
+    arbitrary base, which in general satisfies trajectory balance for no reward under
+    the uniform ``P_B`` (what the claims "for any bases" are tested with)."""
+    mask = state_graph(env).mask
+    logits = 2 * torch.randn(mask.shape, generator=generator, dtype=torch.float64)
+    return TabularPolicy(env, masked_log_softmax(logits, mask))
 
 
 def optimal_policy(env: Environment, log_reward: torch.Tensor) -> TabularPolicy:
@@ -248,9 +370,9 @@ class ExactClassifier:
     """The exact generator posterior and observation likelihoods of a set of bases.
 
     ``G(i | s) ∝ p_i(s)`` (visit probabilities), ``p(i | x) ∝ p_i(x)``, and for a
-    composition ``Q(y | s)`` is the h-function of the mixture chain
-    ``P^M(a | s) = Σ_i G(i | s) P_F^i(a | s)`` (DESIGN §3), computed by backward DP
-    and cached per composition.
+    composition each base's h-function ``Q_i(y | s) = Σ_x P^i(reach x | s) Π_k p(y_k | x)``,
+    computed by backward DP with base ``i``'s own policy and cached per composition
+    (DESIGN §3).
     """
 
     def __init__(self, env: Environment, bases: Mapping[str, Policy]):
@@ -292,35 +414,34 @@ class ExactClassifier:
         return self._log_q[composition]
 
     def _h_function(self, composition: Composition):
+        """``log Q_i(y | s)`` ``[S, m]``, ``log Q_i(y | child of a)`` ``[S, A, m]`` (stop:
+        ``Q_term``) and ``log Q_term(y | x)`` ``[X]``, all float64."""
         graph, names = self.graph, composition.bases
-        visits = torch.stack([self._visits[n] for n in names], 1)
-        weights = visits / visits.sum(1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
-        chain = sum(weights[:, i, None] * self._probs[n] for i, n in enumerate(names))
+        probs = torch.stack([self._probs[n] for n in names], dim=2)  # [S, A, m]
         p_term = torch.stack([self._terminal[n] for n in names], 1)
         q_term = log_observation_likelihood(p_term.log(), composition).exp()
         q_term = torch.nan_to_num(q_term, nan=0.0)
-        q_state = torch.zeros(len(graph.index), dtype=torch.float64)
+        q_state = torch.zeros(len(graph.index), len(names), dtype=torch.float64)
+        q_action = torch.zeros(probs.shape, dtype=torch.float64)
         stop_rows = (graph.terminal >= 0).nonzero().squeeze(1)
-        stop = self.env.stop_action
-        q_action = torch.zeros(graph.mask.shape, dtype=torch.float64)
-        q_action[stop_rows, stop] = q_term[graph.terminal[stop_rows]]
+        q_action[stop_rows, self.env.stop_action] = q_term[graph.terminal[stop_rows], None]
         levels = list(graph.edges_by_level())
         for lvl in reversed(range(len(levels))):
             src, action, dst = levels[lvl]
             q_action[src, action] = q_state[dst]
             rows = (graph.level == lvl).nonzero().squeeze(1)
-            q_state[rows] = (chain[rows] * q_action[rows]).sum(1)
+            q_state[rows] = (probs[rows] * q_action[rows]).sum(1)
         return q_state.log(), q_action.log(), q_term.log()
 
-    def log_Q(self, states: States, composition: Composition) -> torch.Tensor:
-        """``log Q(y | s)``: ``[B]``."""
+    def log_Q_bases(self, states: States, composition: Composition) -> torch.Tensor:
+        """``log Q_i(y | s)`` per base of ``composition``: ``[B, m]``."""
         return self._tables(composition)[0][self._rows(states)].float().to(self.env.device)
 
     def log_Q_pairs(
         self, states: States, rows: torch.Tensor, actions: torch.Tensor, composition: Composition
     ) -> torch.Tensor:
-        """``log Q(y | s')`` for the child ``s'`` of ``actions[k]`` in ``states[rows[k]]``
-        (stop: ``Q_term``): ``[K]``."""
+        """``log Q_i(y | s')`` for the child ``s'`` of ``actions[k]`` in ``states[rows[k]]``
+        (stop: ``Q_term`` in every column): ``[K, m]``."""
         table = self._tables(composition)[1]
         return table[self._rows(states)[rows.cpu()], actions.cpu()].float().to(self.env.device)
 

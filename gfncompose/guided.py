@@ -1,28 +1,39 @@
 """The guided policy: sample a composition by steering the mixture of bases (DESIGN §3).
 
-    P̃(s' | s)    ∝ P_F^M(s' | s) · Q(y | s')
-    P̃(stop | s)  ∝ P_F^M(stop | s) · Q_term(y | x = s)
-    P_F^M(a | s) = Σ_i G(i | s) · P_F^i(a | s)
+Sampling follows one trajectory ``τ = (s_0 … s_t)``. Under the mixture (a base drawn
+uniformly, then its forward policy) the posterior of the base given the path is exactly
 
-The division by ``Q(y | s)`` of the exact identity is a per-state constant, so
-renormalising over the allowed actions (needed anyway, since a learned ``Q`` is
-not exactly consistent) makes it unnecessary.
+    w_i(τ) ∝ Π_{t'<t} P_F^i(s_{t'+1} | s_{t'})      (transition probabilities),
 
-Sampling needs ``Q`` only where it lands: since ``Q(y | s') ≤ M``, the largest value
-the composition's likelihood can take (``1/4`` for the harmonic mean, see
-:func:`~gfncompose.composition.log_likelihood_bound`), drawing ``a ~ P_F^M(· | s)`` and
-accepting it with probability ``Q(y | step(s, a)) / M`` gives exactly ``P̃(· | s)``
-(rejection sampling with the mixture as proposal). A state
-then scores a few proposed actions instead of every allowed one (hundreds of
-children in the fragment environment); states that reject every proposal of
-:data:`PROPOSAL_ROUNDS` draw from the dense ``P̃``, so the law is exact whatever the
-acceptance rate.
+and the guided step is
+
+    P̃(a | τ) ∝ Σ_i w_i(τ) · P_F^i(a | s_t) · Q_i(y | s')    (stop: Q_term(y | x = s_t))
+
+with ``Q_i(y | s) = E_{x ~ p_i(· | s)} Π_k p(y_k | x)``, base ``i``'s own h-function.
+With exact ``Q_i`` the normaliser is ``Σ_i w_i Q_i(y | s_t)`` and the product of the
+steps telescopes to ``(1/m) Σ_i P_F^i(τ) Π_k p(y_k | x)``: the terminal law is
+``p_M(x) Π_k p(y_k | x)`` for any bases, trained to balance or not, with no generator
+posterior ``G(i | s)`` at all. A learned ``Q_i`` is not exactly consistent, hence the
+renormalisation over the allowed actions. The sampler carries ``log w`` as a ``[B, m]``
+context (:class:`~gfncompose.sampler.PathPolicy`), updated from the bases'
+log-probabilities it computes anyway.
+
+Sampling needs ``Q`` only where it lands: every ``Q_i(y | s') ≤ M``, the largest value the
+composition's likelihood can take (``1/4`` for the harmonic mean, see
+:func:`~gfncompose.composition.log_likelihood_bound`). Drawing ``a`` from the path mixture
+``Σ_i w_i P_F^i(· | s)`` and accepting it with probability ``Σ_i P(i | a, τ) Q_i(y | s') / M``,
+``P(i | a, τ) ∝ w_i P_F^i(a | s)``, gives exactly ``P̃(· | τ)`` (rejection sampling; the base
+is summed out rather than drawn). A state then scores a few proposed actions instead of
+every allowed one (hundreds of children in the fragment environment); states that reject
+every proposal of :data:`PROPOSAL_ROUNDS` draw from the dense ``P̃``, so the law is exact
+whatever the acceptance rate.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -31,6 +42,7 @@ import torch
 from .composition import Composition, log_likelihood_bound
 from .envs.base import States
 from .errors import UserError
+from .memo import StatesMemo
 from .policy import MASKED, Policy
 from .sampler import sample_actions
 
@@ -38,23 +50,21 @@ GuidanceMode = Literal["successors", "action_head"]
 
 
 class CompositionClassifier(Protocol):
-    """What guidance needs from a classifier (exact or learned)."""
+    """What guidance needs from a classifier (exact or learned): per-base ``Q_i``, where
+    ``m`` is the number of the composition's bases, in its order."""
 
     base_names: tuple[str, ...]
 
-    def log_generator_posterior(self, states: States, names: tuple[str, ...]) -> torch.Tensor:
-        """``log G(i | s)`` over ``names``: ``[B, len(names)]``."""
-        ...
-
-    def log_Q(self, states: States, composition: Composition) -> torch.Tensor:
-        """``log Q(y | s)``: ``[B]``."""
+    def log_Q_bases(self, states: States, composition: Composition) -> torch.Tensor:
+        """``log Q_i(y | s)`` per base ``i`` of ``composition``: ``[B, m]``."""
         ...
 
     def log_Q_pairs(
         self, states: States, rows: torch.Tensor, actions: torch.Tensor, composition: Composition
     ) -> torch.Tensor:
-        """``log Q(y | step(s_rows[k], actions[k]))`` (stop: ``log Q_term``) for allowed
-        pairs given as ``LongTensor[K]`` each, read from one pass on ``states``: ``[K]``."""
+        """``log Q_i(y | step(s_rows[k], actions[k]))`` (stop: ``log Q_term`` in every column)
+        for allowed pairs given as ``LongTensor[K]`` each, from one pass on ``states``:
+        ``[K, m]``."""
         ...
 
     def log_Q_terminal(self, states: States, composition: Composition) -> torch.Tensor:
@@ -95,11 +105,14 @@ class ProposalStats:
 class GuidedPolicy:
     """Forward policy of ``composition`` built from base policies and a classifier.
 
+    A :class:`~gfncompose.sampler.PathPolicy`: its context is ``log w(τ)``, ``[B, m]``,
+    the log posterior of the composition's ``m`` bases given the path (module docstring).
+
     Args:
         bases: ``{name: policy}``; must contain every base of the composition.
         classifier: exact or learned, trained on (a superset of) those bases.
         composition: e.g. ``harmonic_mean("qed", "sa")``.
-        mode: how ``Q(y | s')`` of a child is read. ``"successors"`` builds the child
+        mode: how ``Q_i(y | s')`` of a child is read. ``"successors"`` builds the child
             and evaluates the classifier on it (the paper's method); ``"action_head"``
             reads it from the classifier's action head on ``s``, without building it.
     """
@@ -120,31 +133,63 @@ class GuidedPolicy:
             )
         if mode not in ("successors", "action_head"):
             raise UserError(f"guidance mode must be 'successors' or 'action_head', got {mode!r}")
-        self.bases = {name: bases[name] for name in composition.bases}
-        self.env = next(iter(self.bases.values())).env
+        self.bases = [bases[name] for name in composition.bases]
+        self.env = self.bases[0].env
         self.classifier = classifier
         self.composition = composition
         self.mode = mode
         self.stats = ProposalStats()
         self.log_bound = log_likelihood_bound(composition) if composition.y else 0.0
+        self._base_log_probs: StatesMemo[list[torch.Tensor]] = StatesMemo()
 
-    def log_mixture_probs(self, states: States) -> torch.Tensor:
-        """``log P_F^M(a | s) = log Σ_i G(i | s) P_F^i(a | s)``: ``[B, A]``."""
-        names = self.composition.bases
-        log_g = self.classifier.log_generator_posterior(states, names)
-        log_mix = log_g[:, :1] + self.bases[names[0]].log_probs(states)
-        for i, name in enumerate(names[1:], start=1):  # 4x faster than logsumexp over a stack
-            term = log_g[:, i, None] + self.bases[name].log_probs(states)
-            log_mix = torch.logaddexp(log_mix, term)
+    def initial_context(self, n: int) -> torch.Tensor:
+        """``log w`` at ``s_0``: the uniform prior over the bases, ``[n, m]``."""
+        m = len(self.bases)
+        return torch.full((n, m), -math.log(m), device=self.env.device)
+
+    def base_log_probs(self, states: States) -> list[torch.Tensor]:
+        """``log P_F^i(a | s)`` of each base: ``m`` tensors ``[B, A]`` (computed once per
+        batch of states within :meth:`sample_step`)."""
+        return self._base_log_probs.get(
+            states, lambda: [base.log_probs(states) for base in self.bases]
+        )
+
+    def next_context(
+        self, states: States, context: torch.Tensor, actions: torch.Tensor
+    ) -> torch.Tensor:
+        """``log w`` after ``actions``: ``log_softmax(log w + log P_F^i(s' | s))``, ``[B, m]``.
+
+        Transition probabilities (``env.log_transition``: every action reaching the same
+        child counts), so ``w`` is the posterior given the states visited.
+        """
+        log_step = [
+            self.env.log_transition(states, log_pf, actions)
+            for log_pf in self.base_log_probs(states)
+        ]
+        return torch.log_softmax(context + torch.stack(log_step, dim=1), dim=1)
+
+    def _log_joint(self, states: States, context: torch.Tensor) -> torch.Tensor:
+        """``log w_i + log P_F^i(a | s)``: ``[B, A, m]``."""
+        return torch.stack(
+            [w[:, None] + lp for w, lp in zip(context.T, self.base_log_probs(states), strict=True)],
+            dim=2,
+        )
+
+    def _log_mixture(self, states: States, context: torch.Tensor) -> torch.Tensor:
+        """``log Σ_i w_i P_F^i(a | s)``, the path mixture: ``[B, A]``."""
+        log_pf = self.base_log_probs(states)
+        log_mix = context[:, :1] + log_pf[0]
+        for i in range(1, len(log_pf)):  # 4x faster than logsumexp over a stack
+            log_mix = torch.logaddexp(log_mix, context[:, i, None] + log_pf[i])
         return log_mix
 
     def log_Q_pairs(
         self, states: States, rows: torch.Tensor, actions: torch.Tensor
     ) -> torch.Tensor:
-        """``log Q(y | step(s_rows[k], actions[k]))``, stop: ``log Q_term(y | x = s)``, for
-        allowed pairs (``LongTensor[K]`` each): ``[K]``, in calls of at most
+        """``log Q_i(y | step(s_rows[k], actions[k]))``, stop: ``log Q_term(y | x = s)``, for
+        allowed pairs (``LongTensor[K]`` each): ``[K, m]``, in calls of at most
         :data:`PAIRS_PER_CALL` pairs."""
-        out = torch.empty(len(rows), device=rows.device)
+        out = torch.empty(len(rows), len(self.bases), device=rows.device)
         for start in range(0, len(rows), PAIRS_PER_CALL):
             part = slice(start, start + PAIRS_PER_CALL)
             out[part] = self._score(states, rows[part], actions[part])
@@ -154,71 +199,89 @@ class GuidedPolicy:
         if self.mode == "action_head":
             return self.classifier.log_Q_pairs(states, rows, actions, self.composition)
         env, classifier, composition = self.env, self.classifier, self.composition
-        out = torch.empty(len(rows), device=rows.device)
+        out = torch.empty(len(rows), len(self.bases), device=rows.device)
         stop = actions == env.stop_action
         k = stop.nonzero().squeeze(1)
         if len(k):
-            out[k] = classifier.log_Q_terminal(env.index(states, rows[k]), composition)
+            terminal = env.index(states, rows[k])
+            out[k] = classifier.log_Q_terminal(terminal, composition)[:, None]
         k = (~stop).nonzero().squeeze(1)
         if len(k):
             children = env.step(env.index(states, rows[k]), actions[k])
-            out[k] = classifier.log_Q(children, composition)
+            out[k] = classifier.log_Q_bases(children, composition)
         return out
 
     def log_guidance(self, states: States) -> torch.Tensor:
-        """``log Q(y | child)`` per action (stop: ``Q_term``), ``-inf`` where masked: ``[B, A]``."""
+        """``log Q_i(y | child)`` per action (stop: ``Q_term``), ``-inf`` where masked:
+        ``[B, A, m]``."""
         mask = self.env.forward_mask(states)
         rows, actions = mask.nonzero(as_tuple=True)
-        log_q = torch.full(mask.shape, MASKED, device=mask.device)
+        log_q = torch.full((*mask.shape, len(self.bases)), MASKED, device=mask.device)
         log_q[rows, actions] = self.log_Q_pairs(states, rows, actions)
         return log_q
 
-    def log_probs(self, states: States) -> torch.Tensor:
-        """``log P̃(a | s)``: ``[B, A]``, renormalised over allowed actions."""
-        log_mix = self.log_mixture_probs(states)
+    def log_probs(self, states: States, context: torch.Tensor) -> torch.Tensor:
+        """``log P̃(a | τ)`` given ``log w(τ)`` ``[B, m]``: ``[B, A]``, renormalised over
+        allowed actions."""
         if not self.composition.y:
-            return log_mix
-        return self._guide(log_mix, self.log_guidance(states))
+            return self._log_mixture(states, context)
+        return self._guide(self._log_joint(states, context), self.log_guidance(states))
 
     @staticmethod
-    def _guide(log_mix: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
-        logits = log_mix + log_q
-        # A state whose every continuation has Q = 0 is never reached under guidance;
-        # fall back to the mixture there so the policy stays a distribution.
+    def _guide(log_joint: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+        """``log_softmax_a log Σ_i exp(log_joint + log_q)`` from two ``[B, A, m]``: ``[B, A]``."""
+        logits = torch.logsumexp(log_joint + log_q, dim=2)
+        # A path whose every continuation has Q = 0 is never taken under guidance; fall
+        # back to the path mixture there so that the policy stays a distribution.
         dead = torch.isinf(logits).all(dim=1, keepdim=True)
-        return torch.log_softmax(torch.where(dead, log_mix, logits), dim=1)
+        return torch.log_softmax(torch.where(dead, torch.logsumexp(log_joint, 2), logits), dim=1)
+
+    def _reusing(self) -> ExitStack:
+        stack = ExitStack()
+        stack.enter_context(self.classifier.reusing())
+        stack.enter_context(self._base_log_probs.active())
+        return stack
 
     @torch.no_grad()
-    def sample_actions(self, states: States) -> torch.Tensor:
-        """One action per state, drawn from ``P̃(· | s)`` by rejection: ``LongTensor[B]``.
+    def sample_step(
+        self, states: States, context: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One action per state drawn from ``P̃(· | τ)`` by rejection, ``LongTensor[B]``, and
+        ``log w`` after it, ``[B, m]``; the bases' policies run once for both.
 
-        Round ``r`` proposes ``PROPOSAL_ROUNDS[r]`` actions ``a ~ P_F^M(· | s)`` for each
-        state still undecided and accepts each with probability ``Q(y | step(s, a)) / M``;
-        the first accepted proposal is the state's action. States that accept none
-        draw from the dense :meth:`log_probs`.
+        Round ``r`` proposes ``PROPOSAL_ROUNDS[r]`` actions from the path mixture for
+        each state still undecided and accepts each with probability
+        ``Σ_i P(i | a, τ) Q_i(y | step(s, a)) / M``; the first accepted proposal is the
+        state's action. States that accept none draw from the dense :meth:`log_probs`.
         """
-        with self.classifier.reusing():
-            return self._sample_actions(states)
+        with self._reusing():
+            actions = self._sample_actions(states, context, generator)
+            return actions, self.next_context(states, context, actions)
 
-    def _sample_actions(self, states: States) -> torch.Tensor:
-        log_mix = self.log_mixture_probs(states)
+    def _sample_actions(
+        self, states: States, context: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        log_mix = self._log_mixture(states, context)
         num_states = len(log_mix)
         self.stats.decisions += num_states
         if not self.composition.y:
-            return sample_actions(log_mix)
+            return sample_actions(log_mix, generator)
+        log_pf = self.base_log_probs(states)
         device, num_actions = log_mix.device, log_mix.shape[1]
         cdf = log_mix.double().exp_().cumsum_(1)  # rows: the undecided states, ``pending``
         chosen = torch.full((num_states,), -1, dtype=torch.long, device=device)
         pending = torch.arange(num_states, device=device)
-        # equal states (all of them at s0) share their scores: score each (state, action) once
+        # Q_i depends on (s, a) only, not on the path: equal states (all of them at s0)
+        # share their scores, each (state, action) is scored once
         index: dict = {}
         ids = [index.setdefault(key, len(index)) for key in self.env.state_keys(states)]
         state_id = torch.tensor(ids, device=device)
         representative = torch.empty(len(index), dtype=torch.long, device=device)
         representative[state_id] = pending
         for k in PROPOSAL_ROUNDS:
-            u = torch.rand(len(pending), k, dtype=torch.float64, device=device) * cdf[:, -1:]
-            proposed = torch.searchsorted(cdf, u, right=True).clamp_(max=num_actions - 1)
+            u = torch.rand(len(pending), k, dtype=torch.float64, device=device, generator=generator)
+            proposed = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)
+            proposed = proposed.clamp_(max=num_actions - 1)
             rows = pending[:, None].expand_as(proposed)
             # a uniform can round up to the total and land past the last allowed action
             allowed = log_mix[rows, proposed] > MASKED
@@ -229,19 +292,33 @@ class GuidedPolicy:
             scores = self.log_Q_pairs(
                 states, representative[pair // num_actions], pair % num_actions
             )
-            log_q = torch.full(proposed.shape, MASKED, device=device)
-            log_q[allowed] = scores[inverse]
-            if (log_q > self.log_bound + BOUND_SLACK).any():
+            if (scores > self.log_bound + BOUND_SLACK).any():
                 raise AssertionError(f"Q above its bound {self.log_bound:.4g}: law not exact")
-            accept = torch.rand(proposed.shape, device=device).log() < log_q - self.log_bound
+            rows, proposed = rows[allowed], proposed[allowed]
+            # P(i | a, τ) = w_i P_F^i(a | s) / Σ_j w_j P_F^j(a | s)
+            log_posterior = (
+                torch.stack(
+                    [context[rows, i] + lp[rows, proposed] for i, lp in enumerate(log_pf)], dim=1
+                )
+                - log_mix[rows, proposed, None]
+            )
+            log_accept = torch.full(allowed.shape, MASKED, device=device)
+            log_accept[allowed] = torch.logsumexp(log_posterior + scores[inverse], dim=1)
+            uniform = torch.rand(allowed.shape, device=device, generator=generator)
+            accept = uniform.log() < log_accept - self.log_bound
             decided = accept.any(1)
             first = accept.to(torch.uint8).argmax(1)
-            chosen[pending[decided]] = proposed[decided, first[decided]]
+            all_proposed = torch.full(allowed.shape, -1, dtype=torch.long, device=device)
+            all_proposed[allowed] = proposed
+            chosen[pending[decided]] = all_proposed[decided, first[decided]]
             pending, cdf = pending[~decided], cdf[~decided]
             if not len(pending):
                 return chosen
         self.stats.dense += len(pending)
         distinct, inverse = torch.unique(state_id[pending], return_inverse=True)
         log_q = self.log_guidance(self.env.index(states, representative[distinct]))[inverse]
-        chosen[pending] = sample_actions(self._guide(log_mix[pending], log_q))
+        log_joint = torch.stack(
+            [context[pending, i, None] + lp[pending] for i, lp in enumerate(log_pf)], 2
+        )
+        chosen[pending] = sample_actions(self._guide(log_joint, log_q), generator)
         return chosen

@@ -51,43 +51,99 @@ def explore(log_probs: torch.Tensor, mask: torch.Tensor, epsilon: float) -> torc
     return torch.logaddexp(log_probs + math.log1p(-epsilon), uniform + math.log(epsilon))
 
 
-def sample_actions(log_probs: torch.Tensor) -> torch.Tensor:
+def sample_actions(
+    log_probs: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """One action per row of ``log_probs`` ``[B, A]`` (``-inf`` never drawn): ``LongTensor[B]``.
 
     Gumbel-max, ``argmax(log p − log E)`` with ``E ~ Exp(1)`` (kept above 0 so a masked
     action stays at ``-inf``): exact, and about twice as fast as ``Categorical`` over the
-    thousands of actions of the fragment environment.
+    thousands of actions of the fragment environment. ``generator``: the random stream
+    (``None``: torch's global one).
     """
-    noise = torch.empty_like(log_probs).exponential_().clamp_min_(torch.finfo(log_probs.dtype).tiny)
+    noise = torch.empty_like(log_probs).exponential_(generator=generator)
+    noise = noise.clamp_min_(torch.finfo(log_probs.dtype).tiny)
     return (log_probs - noise.log()).argmax(dim=1)
 
 
 @runtime_checkable
 class ActionSampler(Protocol):
-    """A policy that samples its actions without the dense ``[B, A]`` log-probabilities
-    (e.g. :class:`~gfncompose.guided.GuidedPolicy`, by rejection)."""
+    """A policy that samples its actions without the dense ``[B, A]`` log-probabilities."""
 
-    def sample_actions(self, states: States) -> torch.Tensor:
+    def sample_actions(
+        self, states: States, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """One action per state, ``LongTensor[B]``, distributed as ``exp(log_probs(s))``."""
         ...
 
 
-def draw_actions(policy: Policy, states: States, epsilon: float = 0.0) -> torch.Tensor:
+@runtime_checkable
+class PathPolicy(Protocol):
+    """A forward policy whose step depends on the path ``τ = (s_0 … s_t)`` taken so far.
+
+    The path enters through a per-trajectory context tensor ``[B, ...]`` that the
+    sampler starts at ``s_0`` and carries along (e.g. the guided policy's posterior over
+    its bases, :class:`~gfncompose.guided.GuidedPolicy`). The context must depend on the
+    states visited only, not on which of several actions reaching the same child was
+    taken: exact evaluation (:func:`~gfncompose.exact.terminal_distribution`) merges those.
+    """
+
+    env: Environment
+
+    def initial_context(self, n: int) -> torch.Tensor:
+        """The context of ``n`` trajectories at ``s_0``: ``[n, ...]``."""
+        ...
+
+    def log_probs(self, states: States, context: torch.Tensor) -> torch.Tensor:
+        """``log P(a | τ)``: ``[B, A]``, ``-inf`` on forbidden actions, rows sum to 1."""
+        ...
+
+    def next_context(
+        self, states: States, context: torch.Tensor, actions: torch.Tensor
+    ) -> torch.Tensor:
+        """The context after ``actions`` (``LongTensor[B]``, allowed, non-stop): ``[B, ...]``."""
+        ...
+
+    def sample_step(
+        self, states: States, context: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One action per state drawn from ``exp(log_probs(s, context))``, ``LongTensor[B]``,
+        and the context after it (:meth:`next_context`; rows that stop: unspecified)."""
+        ...
+
+
+def draw_actions(
+    policy: Policy,
+    states: States,
+    epsilon: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """One action per state from ``policy`` explored with ``epsilon``: ``LongTensor[B]``."""
     if epsilon == 0.0 and isinstance(policy, ActionSampler):
-        return policy.sample_actions(states)
+        return policy.sample_actions(states, generator)
     mask = policy.env.forward_mask(states)
-    return sample_actions(explore(policy.log_probs(states), mask, epsilon))
+    return sample_actions(explore(policy.log_probs(states), mask, epsilon), generator)
 
 
 @torch.no_grad()
-def sample_trajectories(policy: Policy, n: int, epsilon: float = 0.0) -> Trajectories:
+def sample_trajectories(
+    policy: Policy | PathPolicy,
+    n: int,
+    epsilon: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> Trajectories:
     """Sample ``n`` trajectories from ``s0``, all in lock-step batches.
 
     ``epsilon`` mixes in uniform random actions (exploration for off-policy
-    trajectory balance). No gradients: losses recompute ``log P_F`` in one pass.
+    trajectory balance; not for a :class:`PathPolicy`, which is only sampled from);
+    ``generator`` is the random stream (``None``: torch's global one). No gradients:
+    losses recompute ``log P_F`` in one pass.
     """
     env: Environment = policy.env
+    path_policy = isinstance(policy, PathPolicy)
+    if path_policy and epsilon != 0.0:
+        raise ValueError("a path-dependent policy is sampled without exploration (epsilon 0)")
+    context = policy.initial_context(n) if path_policy else None
     states = env.initial_states(n)
     active = torch.arange(n, device=env.device)
     log_pb = torch.zeros(n, device=env.device)
@@ -95,7 +151,10 @@ def sample_trajectories(policy: Policy, n: int, epsilon: float = 0.0) -> Traject
     step_states, step_actions, step_ids = [], [], []
     terminal_parts, terminal_ids = [], []
     while len(active):
-        actions = draw_actions(policy, states, epsilon)
+        if path_policy:
+            actions, context = policy.sample_step(states, context, generator)
+        else:
+            actions = draw_actions(policy, states, epsilon, generator)
         step_states.append(states)
         step_actions.append(actions)
         step_ids.append(active)
@@ -109,6 +168,8 @@ def sample_trajectories(policy: Policy, n: int, epsilon: float = 0.0) -> Traject
         active = active[moving]
         states = env.step(env.index(states, moving), actions[moving])
         log_pb[active] += env.log_backward(states)
+        if path_policy:
+            context = context[moving]
     ids = torch.cat(step_ids)
     order = torch.sort(ids, stable=True).indices
     terminal_order = torch.argsort(torch.cat(terminal_ids))
@@ -123,10 +184,16 @@ def sample_trajectories(policy: Policy, n: int, epsilon: float = 0.0) -> Traject
 
 
 @torch.no_grad()
-def sample_terminal(policy: Policy, n: int, batch_size: int = 1024) -> States:
+def sample_terminal(
+    policy: Policy | PathPolicy,
+    n: int,
+    batch_size: int = 1024,
+    generator: torch.Generator | None = None,
+) -> States:
     """``n`` terminal objects sampled from ``policy``, in chunks of ``batch_size``."""
     env = policy.env
     parts = []
     for start in range(0, n, batch_size):
-        parts.append(sample_trajectories(policy, min(batch_size, n - start)).terminal)
+        size = min(batch_size, n - start)
+        parts.append(sample_trajectories(policy, size, generator=generator).terminal)
     return env.cat(parts)

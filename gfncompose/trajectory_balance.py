@@ -1,25 +1,19 @@
-"""Trajectory balance (Malkin et al. 2022) and the training loop of a base GFlowNet."""
+"""Trajectory balance (Malkin et al. 2022): the loss of a base GFlowNet over given trajectories.
+
+The loss is valid off-policy: the trajectories may come from any policy with full support
+(exploration, replay, a batch sampled one step earlier), since its minimiser, the balanced
+policy, does not depend on where the trajectories came from.
+"""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
-from .checkpoint import (
-    check_resumable,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
 from .envs.base import States
 from .policy import GFlowNet
-from .sampler import Trajectories, sample_trajectories
+from .sampler import Trajectories
 
 LogReward = Callable[[States], torch.Tensor]
 """Maps ``B`` terminal objects to ``log R(x)``: ``[B]``."""
@@ -45,99 +39,3 @@ def trajectory_balance_loss(
     log_pf = trajectory_log_pf(gfn, trajectories)
     log_r = log_reward(trajectories.terminal)
     return (gfn.log_Z + log_pf - beta * log_r - trajectories.log_pb).pow(2).mean()
-
-
-@dataclass
-class TrainConfig:
-    """Budget and optimiser settings of one base GFlowNet.
-
-    ``epsilon``: probability of a uniform random action while sampling training
-    trajectories (trajectory balance is off-policy, so this is only exploration).
-    ``ema_rate``: if set, keep an exponential moving average copy for sampling.
-    """
-
-    steps: int = 2000
-    batch_size: int = 16
-    lr: float = 1e-3
-    lr_log_Z: float = 0.1
-    beta: float = 1.0
-    epsilon: float = 0.0
-    ema_rate: float | None = None
-    seed: int = 0
-    checkpoint_every: int = 500
-
-
-def ema_update(target: torch.nn.Module, source: torch.nn.Module, rate: float) -> None:
-    """``θ_target ← rate · θ_target + (1 − rate) · θ_source``."""
-    with torch.no_grad():
-        for t, s in zip(target.parameters(), source.parameters(), strict=True):
-            t.lerp_(s, 1.0 - rate)
-
-
-def train_gflownet(
-    gfn: GFlowNet,
-    log_reward: LogReward,
-    config: TrainConfig,
-    checkpoint: str | Path | None = None,
-    progress: bool = True,
-) -> tuple[GFlowNet, list[float]]:
-    """Train ``gfn`` by trajectory balance; returns the sampling model and the loss history.
-
-    The sampling model is the EMA copy when ``config.ema_rate`` is set, else ``gfn``.
-    With ``checkpoint``, state is saved atomically every ``checkpoint_every`` steps
-    and at the end, and a run finding a checkpoint there resumes from it (the
-    RNG state is restored, so a resumed run reproduces an uninterrupted one).
-    """
-    params = [p for name, p in gfn.named_parameters() if name != "log_Z"]
-    optimizer = torch.optim.Adam(
-        [{"params": params, "lr": config.lr}, {"params": [gfn.log_Z], "lr": config.lr_log_Z}]
-    )
-    ema = copy.deepcopy(gfn, memo={id(gfn.env): gfn.env}) if config.ema_rate is not None else None
-    start, history = 0, []
-    torch.manual_seed(config.seed)
-    if checkpoint is not None and Path(checkpoint).is_file():
-        state = load_checkpoint(checkpoint, map_location=gfn.log_Z.device)
-        check_resumable(checkpoint, state["train_config"], asdict(config))
-        gfn.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        start, history = state["step"], state["history"]
-        set_rng_state(state["rng"])
-
-    def save(step: int) -> None:
-        payload = {
-            "model": gfn.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "ema": ema.state_dict() if ema is not None else None,
-            "step": step,
-            "history": history,
-            "rng": rng_state(),
-            "train_config": asdict(config),
-            "model_config": gfn.config,
-        }
-        save_checkpoint(checkpoint, payload)
-
-    bar = tqdm(
-        range(start, config.steps),
-        initial=start,
-        total=config.steps,
-        disable=not progress,
-        desc="trajectory balance",
-        unit="step",
-    )
-    for step in bar:
-        trajectories = sample_trajectories(gfn, config.batch_size, epsilon=config.epsilon)
-        loss = trajectory_balance_loss(gfn, trajectories, log_reward, config.beta)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if ema is not None:
-            ema_update(ema, gfn, config.ema_rate)
-        history.append(loss.item())
-        bar.set_postfix(loss=f"{loss.item():.3g}", log_Z=f"{gfn.log_Z.item():.3g}", refresh=False)
-        if checkpoint is not None and (step + 1) % config.checkpoint_every == 0:
-            save(step + 1)
-    if checkpoint is not None:
-        save(config.steps)
-    return (ema if ema is not None else gfn), history

@@ -15,13 +15,18 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from rdkit import Chem, rdBase
 
-if TYPE_CHECKING:
-    from .base import CachedReward
+
+class UncachedScorer(Protocol):
+    """What a worker needs of a reward (e.g. a ``CachedReward``): raw scores, no cache."""
+
+    def score_uncached(self, mols: Sequence[Chem.Mol]) -> list[float]: ...
+
 
 MAX_WORKERS = 8
 """Workers per pool at most: each is a process holding its own RDKit and torch imports,
@@ -30,7 +35,7 @@ CHUNKS_PER_WORKER = 4
 """Chunks per worker and batch: enough to even out slow molecules, few enough that
 per-task overhead stays negligible."""
 
-_worker_reward: CachedReward | None = None
+_worker_reward: UncachedScorer | None = None
 
 
 def available_workers() -> int:
@@ -38,7 +43,7 @@ def available_workers() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def _install(reward: CachedReward) -> None:
+def _install(reward: UncachedScorer) -> None:
     global _worker_reward
     _worker_reward = reward
 
@@ -58,7 +63,7 @@ class ScoringPool:
     """One worker per available CPU (at most ``MAX_WORKERS``), each holding a copy of
     ``reward`` (sent once)."""
 
-    def __init__(self, reward: CachedReward) -> None:
+    def __init__(self, reward: UncachedScorer) -> None:
         self.workers = min(available_workers(), MAX_WORKERS)
         context = multiprocessing.get_context("forkserver")
         # The fork server imports the rewards once; each worker forked from it starts warm.

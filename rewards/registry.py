@@ -25,6 +25,7 @@ from ..errors import UserError
 from .base import CachedReward
 from .druglikeness import QEDReward, SAReward
 from .proxy import ProxyReward
+from .seh import SEHReward
 from .similarity import TanimotoSimilarity
 from .substructure import SmartsReward, StructuralAlerts
 from .windows import PROPERTY_WINDOWS
@@ -39,6 +40,7 @@ REWARDS: dict[str, type[CachedReward]] = {
         SmartsReward,
         StructuralAlerts,
         ProxyReward,
+        SEHReward,
     )
 }
 

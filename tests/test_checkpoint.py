@@ -6,10 +6,9 @@ import torch
 from gfncompose import GFlowNet
 from gfncompose.checkpoint import load_checkpoint, save_checkpoint
 from gfncompose.classifier import Classifier
-from gfncompose.classifier_training import ClassifierConfig, train_classifier
 from gfncompose.envs import HyperGrid
 from gfncompose.errors import UserError
-from gfncompose.trajectory_balance import TrainConfig, train_gflownet
+from gfncompose.training import ClassifierConfig, TrainConfig, train_classifier, train_gflownet
 
 
 def log_reward(x):

@@ -7,6 +7,7 @@ import pytest
 
 from gfncompose.chem_plots import (
     chemical_space_map,
+    reward_density,
     reward_scatter,
     scaffold_bars,
     top_molecules_grid,
@@ -49,6 +50,23 @@ def test_score_figures_are_written(tmp_path, tables):
     assert _is_png(top_molecules_grid(tables, ["qed", "sa"], tmp_path / "top.png", per_set=4))
 
 
+def test_the_density_figure_is_written_for_sets_of_any_size(tmp_path, tables):
+    # a density needs 3 points not on one line: three sets get points, one gets nothing
+    small = {
+        "two": pd.DataFrame({"qed": [0.2, 0.8], "sa": [0.5, 0.9]}),
+        # two points whose covariance rounds to non-singular: a density of zeros, not a crash
+        "two_close": pd.DataFrame(
+            {"qed": [0.19594597, 0.24300244], "sa": [0.57786853, 0.65906906]}
+        ),
+        "none": pd.DataFrame({"qed": [], "sa": []}),
+    }
+    path = reward_density(
+        {**tables, **small}, "qed", "sa", tmp_path / "density.png", {"qed": 0.5, "sa": 0.6}
+    )
+    assert _is_png(path)
+    assert _is_png(reward_density(small, "qed", "sa", tmp_path / "small.png"))
+
+
 def test_a_map_needs_a_few_molecules(tmp_path):
     with pytest.raises(UserError, match="at least 5 valid molecules; the sets have 2"):
         chemical_space_map({"tiny": MoleculeSet(["CCO", "CCN"])}, tmp_path / "map.png")
@@ -71,6 +89,8 @@ def test_bad_score_columns_are_named(tmp_path, qed, message):
         table["qed"] = qed
     with pytest.raises(UserError, match=message):
         reward_scatter({"base": table}, "qed", "sa", tmp_path / "scatter.png")
+    with pytest.raises(UserError, match=message):
+        reward_density({"base": table}, "qed", "sa", tmp_path / "density.png")
     with pytest.raises(UserError, match=message):
         top_molecules_grid({"base": table}, ["qed"], tmp_path / "top.png")
 

@@ -6,12 +6,12 @@ import torch
 
 from gfncompose import GuidedPolicy, harmonic_mean
 from gfncompose.classifier import Classifier
-from gfncompose.classifier_training import ClassifierConfig, train_classifier
 from gfncompose.envs import AtomEnv, FragmentEnv, HyperGrid
 from gfncompose.guided import PAIRS_PER_CALL
 from gfncompose.nets import build_action_readout, build_trunk
 from gfncompose.policy import UniformPolicy
 from gfncompose.sampler import sample_trajectories
+from gfncompose.training import ClassifierConfig, train_classifier
 
 HIDDEN = 32
 CHANNELS = 5
@@ -92,7 +92,7 @@ def test_fragment_classifier_scores_only_the_taken_and_the_allowed_actions(fragm
     names = ["a", "b", "c"]
     torch.manual_seed(0)
     clf = Classifier(env, names, n_observations=2, hidden=HIDDEN, num_layers=1, num_atoms=4)
-    channels = 3 + 3 * 4 * (1 + 3)
+    channels = 3 * 4 * (1 + 3)  # m·R·(1+m): the joint head at the child
     calls = _record_action_head(clf)
     bases = {n: UniformPolicy(env) for n in names}
     history = train_classifier(clf, bases, ClassifierConfig(steps=2, batch_size=4), progress=False)
@@ -105,9 +105,10 @@ def test_fragment_classifier_scores_only_the_taken_and_the_allowed_actions(fragm
     states = sample_trajectories(bases["a"], 3).states
     mask = env.forward_mask(states)
     guided = GuidedPolicy(bases, clf, harmonic_mean("a", "c"), mode="action_head")
-    log_q = guided.log_guidance(states)
+    log_q = guided.log_guidance(states)  # [B, A, m]: Q_i of each child, per base
     moves = int(mask.sum() - mask[:, env.stop_action].sum())
     # every allowed move scored once, in calls of at most PAIRS_PER_CALL pairs
     assert sum(k for k, _ in calls) == moves
     assert all(shape == (k, channels) and k <= PAIRS_PER_CALL for k, shape in calls)
+    assert log_q.shape == (*mask.shape, 2)
     assert torch.isneginf(log_q[~mask]).all() and torch.isfinite(log_q[mask]).all()

@@ -186,6 +186,16 @@ def test_literature_blocks_parents_match_the_reference():
     check_against_reference(env, sampled_states(env, trajectories=25, seed=2))
 
 
+@pytest.mark.skipif(not BLOCKS.is_file(), reason="../shared/data/blocks_PDB_105.json is absent")
+def test_literature_blocks_at_nine_fragments_match_the_reference():
+    # large molecules: where fragment sets are searched only up to the fragments' largest
+    # piece count (table.max_pieces), the search that used to enumerate millions of sets
+    env = FragmentEnv(read_blocks_json(BLOCKS), max_fragments=9)
+    pieces = [len(tree.pieces) for tree in env._fragment_trees]
+    assert env.table.max_pieces == max(pieces) == 4
+    check_against_reference(env, sampled_states(env, trajectories=4, seed=4))
+
+
 def test_overlapping_and_symmetric_fragments_match_the_reference_on_every_molecule():
     # methyl and ethyl overlap (CCC is CC+C or C+C+C); benzene and the glycol (joined at
     # either O) make symmetric molecules: 193 molecules

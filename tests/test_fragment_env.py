@@ -159,6 +159,32 @@ def test_actions_giving_the_same_molecule_share_their_probability():
     assert collisions == 6  # three pairs
 
 
+def test_log_transition_of_a_batch_equals_the_dense_masked_logsumexp_and_its_gradient():
+    # rows of one state with every move (three pairs of moves share a child) and of others:
+    # the sparse per-row logsumexp must agree with the dense reference in value and gradient
+    env = FragmentEnv(vocabulary("*C", "*OCC*"), max_fragments=3)
+    states, actions = [], []
+    for key in ("CCO", "CCOCCO", "C"):
+        state = env.state(key)
+        moves = env.forward_mask([state])[0].nonzero().squeeze(1).tolist()
+        states += [state] * len(moves)
+        actions += moves
+    mask = env.forward_mask(states)
+    logits = torch.randn(len(states), env.num_actions, requires_grad=True)
+    log_probs = masked_log_softmax(logits, mask)
+    got = env.log_transition(states, log_probs, torch.tensor(actions))
+    same = torch.zeros_like(mask)
+    for row, (state, action) in enumerate(zip(states, actions, strict=True)):
+        same[row, env.same_child_actions(state, action)] = True
+    assert (same.sum(1) > 1).any()
+    expected = log_probs.masked_fill(~same, -math.inf).logsumexp(1)
+    assert torch.allclose(got, expected, atol=1e-6)  # float32 rounding of a few terms
+    weights = torch.randn(len(states))
+    (gradient,) = torch.autograd.grad((got * weights).sum(), logits, retain_graph=True)
+    (reference,) = torch.autograd.grad((expected * weights).sum(), logits)
+    assert torch.allclose(gradient, reference, atol=1e-6)
+
+
 def test_to_data_carries_features_and_slots(default_env):
     env = default_env
     states = [env.initial_states(1)[0], env.state("c1ccccc1"), env.state("CC(=O)Nc1ccncc1")]

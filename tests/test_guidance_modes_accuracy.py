@@ -5,11 +5,11 @@ import torch
 
 from gfncompose import GuidedPolicy, contrast, exact, harmonic_mean
 from gfncompose.classifier import Classifier
-from gfncompose.classifier_training import ClassifierConfig, train_classifier
 from gfncompose.composition import composition_distribution
 from gfncompose.envs import FragmentEnv, Vocabulary
 from gfncompose.envs.vocabulary import fragment_from_marked_smiles
 from gfncompose.rewards import make_reward
+from gfncompose.training import ClassifierConfig, train_classifier
 
 TOLERANCE = 0.03
 """How much larger the action head's L1 may be than the successors'. Measured here

@@ -5,11 +5,11 @@ import torch
 
 from gfncompose import GFlowNet, GuidedPolicy, compose, contrast, exact, harmonic_mean
 from gfncompose.classifier import Classifier
-from gfncompose.classifier_training import ClassifierConfig, train_classifier
 from gfncompose.composition import composition_distribution
 from gfncompose.envs import HyperGrid
 from gfncompose.sampler import sample_terminal, sample_trajectories
-from gfncompose.trajectory_balance import TrainConfig, train_gflownet, trajectory_balance_loss
+from gfncompose.training import ClassifierConfig, TrainConfig, train_classifier, train_gflownet
+from gfncompose.trajectory_balance import trajectory_balance_loss
 
 
 def l1(p, q):

@@ -19,11 +19,12 @@ from importlib.resources import files
 import numpy as np
 import pandas as pd
 import pytest
-from rdkit import DataStructs
+from rdkit import Chem, DataStructs
 
 from gfncompose.metrics import (
     ACYCLIC,
     MAX_TANIMOTO_DISTANCE,
+    N_BITS,
     MoleculeSet,
     cell_name,
     earth_movers_distance,
@@ -43,6 +44,7 @@ from gfncompose.metrics import (
     uniqueness,
     validity,
 )
+from gfncompose.rewards.fingerprints import morgan_bits
 
 METHANE, ETHANE, PROPANE, METHANOL = "C", "CC", "CCC", "CO"
 EXACT = 1e-12
@@ -123,43 +125,67 @@ SAMPLES = [ETHANE, PROPANE, METHANE, ETHANE, METHANOL, "C1CC"]
 REWARDS = np.array([0.8, 0.9, 0.3, 0.8, 0.6, 5.0])
 
 
+# RDKit path fingerprints (bond paths of 1-7 bonds, 2 bits each) of the n-alkanes:
+# ethane {C-C}, propane {C-C, C-C-C}, butane {C-C, C-C-C, C-C-C-C}, so s(ethane, propane)
+# = 2/4, s(propane, butane) = 4/6 and s(ethane, butane) = 2/6; methanol {C-O} shares
+# nothing with them and methane has no bond at all (an empty fingerprint).
+BUTANE = "CCCC"
+ALKANES = [ETHANE, PROPANE, BUTANE]
+
+
+def test_mode_fingerprints_are_rdkit_path_fingerprints():
+    molecules = MoleculeSet([*ALKANES, METHANOL, METHANE])
+    fingerprints = molecules.path_fingerprints(np.arange(5))
+    assert [fp.GetNumOnBits() for fp in fingerprints] == [2, 4, 6, 2, 0]
+    np.testing.assert_allclose(
+        tanimoto_matrix(fingerprints[:3], fingerprints[:3]),
+        [[1, 1 / 2, 1 / 3], [1 / 2, 1, 2 / 3], [1 / 3, 2 / 3, 1]],
+        atol=EXACT,
+    )
+
+
 @pytest.mark.parametrize(
-    ("similarity_threshold", "modes"),
+    ("samples", "rewards", "modes"),
     [
-        # propane (0.9) is the first mode; ethane (s = 1/5) and methanol (s = 1/6) too close
-        (0.1, 1),
-        # ethane is a new mode; methanol is s = 1/4 from ethane: not below 0.25
-        (0.25, 2),
-        # all three molecules above the reward threshold; methane (0.3) never counts
-        (0.3, 3),
+        # ethane is the first mode; propane (s = 1/2) is too close; butane is 1/3 from
+        # ethane: a mode, although propane, the best, is close to both
+        (ALKANES, [0.6, 0.9, 0.7], 2),
+        # propane first: it covers both ethane and butane
+        ([PROPANE, ETHANE, BUTANE], [0.9, 0.6, 0.7], 1),
+        # a repeat and a molecule below the reward threshold are never modes
+        ([ETHANE, ETHANE, METHANOL, PROPANE], [0.6, 0.6, 0.2, 0.9], 1),
     ],
 )
-def test_modes_are_picked_greedily_by_descending_reward(similarity_threshold, modes):
-    molecules = MoleculeSet(SAMPLES)
-    assert number_of_modes(molecules, REWARDS, 0.5, similarity_threshold) == modes
+def test_modes_are_kept_greedily_in_sampling_order(samples, rewards, modes):
+    assert number_of_modes(MoleculeSet(samples), np.array(rewards), 0.5, 0.4) == modes
 
 
-def test_a_reward_at_the_threshold_is_a_mode():
-    molecules = MoleculeSet(SAMPLES)
-    assert number_of_modes(molecules, REWARDS, 0.9, 0.1) == 1
-    assert number_of_modes(molecules, REWARDS, 0.91, 0.1) == 0
+def test_a_reward_at_the_threshold_is_a_mode_and_a_similarity_at_it_is_not():
+    molecules = MoleculeSet(ALKANES)
+    rewards = np.array([0.6, 0.9, 0.7])
+    assert number_of_modes(molecules, rewards, 0.9, 0.4) == 1
+    assert number_of_modes(molecules, rewards, 0.91, 0.4) == 0
+    # s(ethane, propane) = 1/2 is not below 1/2; butane is 1/3 from ethane
+    assert number_of_modes(molecules, rewards, 0.5, 0.5) == 2
+    assert number_of_modes(molecules, rewards, 0.5, 0.7) == 3
 
 
 @pytest.mark.parametrize("similarity_threshold", [0.3, 0.5, 0.7])
 def test_modes_agree_with_the_greedy_loop_on_drugs(similarity_threshold):
     smiles = pd.read_csv(files("gfncompose.data") / "drugs.csv")["smiles"].tolist()[:300]
-    molecules = MoleculeSet(smiles)
     rewards = np.random.default_rng(0).uniform(size=len(smiles))
-    per_molecule = molecules.unique_values(rewards)
     modes = []
-    for u in np.argsort(-per_molecule, kind="stable"):
-        fingerprint = molecules.fingerprints[u]
-        if per_molecule[u] >= 0.3 and all(
+    for text, reward in zip(smiles, rewards, strict=True):
+        mol = Chem.MolFromSmiles(text)
+        if mol is None or reward < 0.3:
+            continue
+        fingerprint = Chem.RDKFingerprint(mol)
+        if all(
             DataStructs.TanimotoSimilarity(fingerprint, mode) < similarity_threshold
             for mode in modes
         ):
             modes.append(fingerprint)
-    assert number_of_modes(molecules, rewards, 0.3, similarity_threshold) == len(modes)
+    assert number_of_modes(MoleculeSet(smiles), rewards, 0.3, similarity_threshold) == len(modes)
 
 
 def test_top_k_counts_each_distinct_molecule_once():
@@ -181,23 +207,32 @@ def test_rewards_must_match_the_samples():
 def test_reward_cells_split_samples_at_each_threshold():
     qed = np.array([0.9, 0.2, 0.6, 0.1, 0.5])
     sa = np.array([0.8, 0.9, 0.1, 0.2, 0.7])
-    cells = reward_cells({"qed": qed, "sa": sa}, {"qed": 0.5, "sa": 0.5})
-    assert list(cells.columns) == ["reward_x", "level_x", "reward_y", "level_y", "fraction"]
-    assert cells.values.tolist() == [
-        ["qed", "high", "sa", "high", 2 / 5],  # rows 0 and 4 (qed = 0.5 is high: at threshold)
-        ["qed", "high", "sa", "low", 1 / 5],
-        ["qed", "low", "sa", "high", 1 / 5],
-        ["qed", "low", "sa", "low", 1 / 5],
-    ]
+    assert reward_cells({"qed": qed, "sa": sa}, {"qed": 0.5, "sa": 0.5}) == {
+        "qed=high,sa=high": 2 / 5,  # rows 0 and 4 (qed = 0.5 is high: at the threshold)
+        "qed=high,sa=low": 1 / 5,
+        "qed=low,sa=high": 1 / 5,
+        "qed=low,sa=low": 1 / 5,
+    }
 
 
-def test_reward_cells_cover_every_pair_of_thresholded_rewards():
+def test_reward_cells_are_the_joint_cells_of_all_thresholded_rewards():
     rng = np.random.default_rng(0)
-    rewards = {name: rng.uniform(size=50) for name in ("qed", "sa", "seh", "unused")}
-    cells = reward_cells(rewards, {"qed": 0.5, "sa": 0.3, "seh": 0.7})
-    pairs = cells.groupby(["reward_x", "reward_y"], sort=False)["fraction"].sum()
-    assert pairs.index.tolist() == [("qed", "sa"), ("qed", "seh"), ("sa", "seh")]
-    np.testing.assert_allclose(pairs, 1.0, atol=EXACT)
+    rewards = {name: rng.uniform(size=50) for name in ("seh", "sa", "qed", "unused")}
+    thresholds = {"seh": 0.5, "sa": 0.6, "qed": 0.25}
+    cells = reward_cells(rewards, thresholds)
+    assert list(cells)[:2] == ["seh=high,sa=high,qed=high", "seh=high,sa=high,qed=low"]
+    assert len(cells) == 8 and list(cells)[-1] == "seh=low,sa=low,qed=low"
+    assert sum(cells.values()) == pytest.approx(1.0, abs=EXACT)
+    high = {name: rewards[name] >= t for name, t in thresholds.items()}
+    in_cell = high["seh"] & ~high["sa"] & high["qed"]
+    assert cells[cell_name({"seh": "high", "sa": "low", "qed": "high"})] == in_cell.mean()
+
+
+def test_weighted_reward_cells_are_shares_of_the_weight():
+    qed = np.array([0.9, 0.2, 0.6])
+    cells = reward_cells({"qed": qed}, {"qed": 0.5}, weights=np.array([1.0, 2.0, 5.0]))
+    assert cells == {"qed=high": pytest.approx(6 / 8), "qed=low": pytest.approx(2 / 8)}
+    assert reward_cells({"qed": qed}, {}) == {}
 
 
 def test_tanimoto_ground_distance_is_one_over_s_minus_one_clipped():
@@ -223,6 +258,20 @@ def test_earth_movers_distance_draws_equally_many_samples_from_each_set():
     # one sample of `two` is drawn: ethane (distance 0) or propane (distance 4)
     distances = [earth_movers_distance(one, two, seed=seed) for seed in range(20)]
     assert set(np.round(distances, 12)) == {0.0, 4.0}
+
+
+def test_earth_movers_distance_uses_the_chosen_morgan_radius():
+    # one sample each: the distance is the ground distance of the pair; radius 3 sees
+    # larger environments of these drugs than radius 2, so they share a smaller fraction
+    aspirin, paracetamol = "CC(=O)Oc1ccccc1C(=O)O", "CC(=O)Nc1ccc(O)cc1"
+    a, b = MoleculeSet([aspirin]), MoleculeSet([paracetamol])
+    mols = [Chem.MolFromSmiles(aspirin), Chem.MolFromSmiles(paracetamol)]
+    for radius in (2, 3):
+        fps = [morgan_bits(mol, radius, N_BITS) for mol in mols]
+        similarity = DataStructs.TanimotoSimilarity(*fps)
+        expected = tanimoto_ground_distance(np.array(similarity))
+        assert earth_movers_distance(a, b, radius=radius) == pytest.approx(expected, abs=EXACT)
+    assert earth_movers_distance(a, b, radius=3) > earth_movers_distance(a, b, radius=2)
 
 
 def test_transport_with_general_weights_agrees_with_the_assignment():
@@ -256,7 +305,18 @@ def test_summarize_is_one_row_of_every_metric():
     assert row["top2_mean_r"] == pytest.approx(0.85, abs=EXACT)
     assert row["modes_r"] == number_of_modes(molecules, REWARDS, 0.5)
     # valid samples: r high and s low except methane (r = 0.3, s = 0.7)
-    assert row[cell_name("r", "high", "s", "low")] == pytest.approx(4 / 5, abs=EXACT)
-    assert row[cell_name("r", "low", "s", "high")] == pytest.approx(1 / 5, abs=EXACT)
+    assert row[cell_name({"r": "high", "s": "low"})] == pytest.approx(4 / 5, abs=EXACT)
+    assert row[cell_name({"r": "low", "s": "high"})] == pytest.approx(1 / 5, abs=EXACT)
+    assert row["r=high,s=high"] == row["r=low,s=low"] == 0.0
     with pytest.raises(ValueError, match="not among the scores"):
         summarize(molecules, {"r": REWARDS}, {"qed": 0.5})
+
+
+def test_modes_count_at_their_own_threshold():
+    molecules = MoleculeSet(SAMPLES)
+    scores, thresholds = {"r": REWARDS, "s": 1 - REWARDS}, {"r": 0.5}
+    row = summarize(molecules, scores, thresholds, mode_thresholds={"r": 0.85, "s": 0.6})
+    assert row["modes_r"] == number_of_modes(molecules, REWARDS, 0.85) == 1  # propane only
+    assert row["modes_s"] == number_of_modes(molecules, 1 - REWARDS, 0.6) == 1  # methane
+    # a mode threshold alone does not split a score into cells
+    assert {"r=high", "r=low"} <= set(row) and "s=high" not in row

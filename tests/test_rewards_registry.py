@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import SHARED_DATA
 from rdkit import Chem
 from rdkit.Chem import Crippen
 
@@ -44,11 +45,17 @@ def proxy_path(tmp_path_factory):
     return path
 
 
+SEH_WEIGHTS = SHARED_DATA / "seh_proxy_bengio2021.pkl.gz"
+
+
 def _defaults(name, proxy_path):
+    if name == "seh" and not SEH_WEIGHTS.is_file():
+        pytest.skip(f"{SEH_WEIGHTS} is absent: the published sEH proxy is shared test data")
     required = {
         "similarity": {"references": ["c1ccccc1O"]},
         "smarts": {"forbid": ["[OH]"]},
         "proxy": {"path": str(proxy_path)},
+        "seh": {"path": str(SEH_WEIGHTS)},
     }
     return required.get(name, {})
 

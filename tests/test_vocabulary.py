@@ -7,6 +7,8 @@ import pytest
 from conftest import SHARED_DATA
 from rdkit import Chem
 
+from gfncompose.campaign import load_campaign
+from gfncompose.campaign.runner import CampaignRunner
 from gfncompose.cli import main
 from gfncompose.envs import Fragment, Vocabulary, default_vocabulary, read_blocks_json
 from gfncompose.envs.brics import VocabularyLimits, build_vocabulary, decompose, read_molecules
@@ -107,6 +109,80 @@ def test_block_list_layout_errors_name_the_row(tmp_path):
         read_blocks_json(write(tmp_path / "c.json", '{"block_smi": {}}'))
     with pytest.raises(UserError, match="not valid JSON"):
         read_blocks_json(write(tmp_path / "d.json", "{"))
+
+
+@pytest.mark.skipif(not BLOCKS.is_file(), reason="../shared/data/blocks_PDB_105.json is absent")
+def test_campaign_loads_the_literature_block_list_as_its_vocabulary(tmp_path):
+    path = write(
+        tmp_path / "campaign.toml",
+        f"""
+[environment]
+kind = "fragments"
+max_fragments = 9
+vocabulary = "{BLOCKS}"
+
+[rewards.qed]
+[rewards.sa]
+
+[bases.qed]
+rewards = ["qed"]
+[bases.sa]
+rewards = ["sa"]
+
+[compositions.both]
+expr = "harmonic_mean(qed, sa)"
+""",
+    )
+    env = CampaignRunner(load_campaign(path), progress=False).env
+    assert len(env.vocabulary) == 72 and env.max_fragments == 9
+    assert env.vocabulary == read_blocks_json(BLOCKS)
+
+
+@pytest.mark.skipif(not BLOCKS.is_file(), reason="../shared/data/blocks_PDB_105.json is absent")
+def test_read_vocabulary_recognises_the_block_list_by_suffix_or_content(tmp_path):
+    expected = read_blocks_json(BLOCKS)
+    assert read_vocabulary(BLOCKS) == expected
+    unsuffixed = write(tmp_path / "blocks", BLOCKS.read_text())
+    assert read_vocabulary(unsuffixed) == expected
+
+
+def test_malformed_json_vocabulary_is_one_user_error_naming_the_file_and_row(tmp_path):
+    truncated = write(tmp_path / "a.json", '{"block_name": {"0": "x"}')
+    with pytest.raises(UserError, match=r"a\.json: not valid JSON .*line 1"):
+        read_vocabulary(truncated)
+    bad_stems = '{"block_name":{"7":"ring"},"block_smi":{"7":"c1ccccc1"},"block_r":{"7":"0"}}'
+    with pytest.raises(UserError, match=r"b\.json, row 7 \(ring\), column 'block_r'"):
+        read_vocabulary(write(tmp_path / "b.json", bad_stems))
+    # a JSON file given a .csv name is still recognised, and its problem named
+    with pytest.raises(UserError, match=r"c\.csv: expected a JSON object with columns"):
+        read_vocabulary(write(tmp_path / "c.csv", '{"smiles": ["*C"]}'))
+    with pytest.raises(UserError, match=r"d\.json: no fragments"):
+        read_vocabulary(write(tmp_path / "d.json", '{"block_name":{},"block_smi":{},"block_r":{}}'))
+
+
+@pytest.mark.parametrize("layout", ["csv", "json"])
+def test_vocab_show_command_reads_both_layouts(tmp_path, capsys, layout):
+    if layout == "csv":
+        path = write(tmp_path / "v.csv", "smiles,count\n*c1ccccc1,5\n*C(=O)N*,2\n")
+    else:
+        path = write(
+            tmp_path / "v.json",
+            '{"block_name":{"0":"benzene","1":"formamide"},'
+            '"block_smi":{"0":"c1ccccc1","1":"NC=O"},"block_r":{"0":[0],"1":[0,1]}}',
+        )
+    assert main(["vocab", "show", str(path), "--max-fragments", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}: 2 fragments" in out
+    assert "c1ccccc1" in out and "NC=O" in out
+    # pairs: benzene's one orbit of CH, formamide's N and C; slots: 3 x benzene's 6 CH;
+    # actions: place 2 fragments, attach 18 x 3, stop
+    assert "(fragment, stem) pairs: 3; attachment slots at max_fragments 3: 18; actions: 57" in out
+
+
+def test_vocab_show_command_reports_a_bad_file(tmp_path, capsys):
+    path = write(tmp_path / "v.json", "{")
+    assert main(["vocab", "show", str(path)]) == 2
+    assert f"{path}: not valid JSON" in capsys.readouterr().err
 
 
 def test_shipped_drug_list_is_valid():

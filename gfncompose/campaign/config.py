@@ -9,22 +9,34 @@ in a campaign (vocabulary, proxy models) are relative to the campaign file.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import tomllib
+import typing
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..classifier_training import ClassifierConfig
+from ..classifier import Classifier
 from ..composition import Composition
 from ..errors import UserError
 from ..guided import GuidanceMode
-from ..trajectory_balance import TrainConfig
+from ..metrics import RADIUS
+from ..policy import GFlowNet
+from ..training import ClassifierConfig, TrainConfig
 from .expressions import parse_composition
 
 _REQUIRED = object()
+
+FILE_REWARDS = ("proxy", "seh")
+"""Reward kinds whose ``path`` names a file: relative to the campaign file, and hashed into
+the fingerprints of what depends on it."""
+
+BASELINE = "monolithic"
+"""Name of the baseline: one GFlowNet trained on the product of the rewards, a base and a
+sample set like the others but outside every composition."""
 
 ENVIRONMENTS = {
     "fragments": {"max_fragments": int, "vocabulary": str},
@@ -32,36 +44,30 @@ ENVIRONMENTS = {
 }
 """Environment kinds and the parameters a campaign may set (all optional)."""
 
-_TRAINING_KEYS = {
-    "steps": int,
-    "batch_size": int,
-    "lr": float,
-    "lr_log_Z": float,
-    "beta": float,
-    "epsilon": float,
-    "ema_rate": float,
-    "checkpoint_every": int,
-    "hidden": int,
-    "num_layers": int,
-}
+
+def _keys(config: type, model: type, excluded: tuple[str, ...]) -> dict[str, type]:
+    """Campaign keys and their types: the fields of a training ``config`` dataclass and the
+    size parameters of the ``model``'s constructor (its defaults are the campaign's)."""
+    hints = typing.get_type_hints(config)
+    keys = {f.name: hints[f.name] for f in fields(config) if f.name not in excluded}
+    signature = inspect.signature(model.__init__)
+    for name, parameter in signature.parameters.items():
+        if parameter.default is not inspect.Parameter.empty:
+            keys[name] = type(parameter.default)
+    return {k: float if v == float | None else v for k, v in keys.items()}
+
+
+_TRAINING_KEYS = _keys(TrainConfig, GFlowNet, excluded=("seed",))
 """Keys of ``[training]`` (defaults for every base) and of each ``[bases.NAME]``."""
 
-_CLASSIFIER_KEYS = {
-    "steps": int,
-    "batch_size": int,
-    "lr": float,
-    "ramp": float,
-    "ema_rate": float,
-    "checkpoint_every": int,
-    "n_observations": int,
-    "hidden": int,
-    "num_layers": int,
-    "num_atoms": int,
-}
+_CLASSIFIER_KEYS = _keys(ClassifierConfig, Classifier, excluded=("seed",))
+"""Keys of ``[classifier]``."""
+
+_PROBABILITIES = {"epsilon": "[0, 1)", "ema_rate": "(0, 1)", "ramp": "(0, 1]", "decay": "[0, 1]"}
+"""Keys that are probabilities or fractions, with their range; every other number is positive."""
+
 DEFAULT_THRESHOLD = 0.5
 """High/low split of a reward without a ``[report.thresholds]`` entry (rewards lie in (0, 1])."""
-_NETWORK_DEFAULTS = {"hidden": 128, "num_layers": 3}
-"""Network size when a campaign does not set one: fast enough for 2 CPU cores."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,39 @@ class CompositionSpec:
     samples: int
 
 
+@dataclass(frozen=True)
+class Resources:
+    """What one Ray task of a stage asks of a node: CPUs and GPUs (fractions allowed)."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """The Ray cluster a campaign runs on (``[cluster]``, or ``--ray ADDRESS``): its address
+    (``"auto"``: the cluster this machine belongs to) and the resources of each task kind.
+    Where work runs never changes what it computes, so none of this enters a fingerprint."""
+
+    address: str
+    base: Resources = Resources()
+    classifier: Resources = Resources()
+    sampling: Resources = Resources()
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """``[report]`` beyond the thresholds: ``mode_thresholds`` (``[report.mode_thresholds]``,
+    the reward at or above which a molecule can be a mode, for the rewards that set one;
+    the others use their threshold), the Morgan radius of the earth mover's distances
+    (``emd_radius``; the paper's is 3) and the two rewards of the density figure
+    (``density``; default the first two rewards, none with fewer)."""
+
+    mode_thresholds: dict[str, float] = field(default_factory=dict)
+    emd_radius: int = RADIUS
+    density: tuple[str, str] | None = None
+
+
 @dataclass
 class Campaign:
     """A validated campaign file (see the module docstring)."""
@@ -115,6 +154,8 @@ class Campaign:
     baseline: BaseSpec | None = None
     budget: float = 1.0
     file_hashes: dict[str, str] = field(default_factory=dict)
+    cluster: ClusterSpec | None = None
+    report: ReportSpec = field(default_factory=ReportSpec)
 
     def fingerprint(self, what: str, *extra: Any) -> str:
         """A short hash of everything that determines an artifact; equal hashes mean the
@@ -137,20 +178,25 @@ def load_campaign(
     budget: float = 1.0,
     output: str | Path | None = None,
     device: str | None = None,
+    ray: str | None = None,
 ) -> Campaign:
-    """Read and validate a campaign file (default: the shipped ``data/campaign.toml``).
+    """Read and validate a campaign file, or a built-in campaign by name (default: the
+    shipped ``data/campaign.toml``; see :data:`BUILTIN_CAMPAIGNS`).
 
     ``budget`` scales every training budget (steps) and sample count, e.g. 10 on a
-    GPU; ``output`` and ``device`` override the file's. Raises ``UserError`` naming
-    the file and key path of the first problem.
+    GPU; ``output`` and ``device`` override the file's, ``ray`` the address of its
+    ``[cluster]`` (with the file's resources, or one CPU per task). Raises ``UserError``
+    naming the file and key path of the first problem.
     """
-    if path is None:
-        text, source, root = _default_text(), "campaign.toml (built-in)", None
+    if path is None or (str(path) in BUILTIN_CAMPAIGNS and not Path(path).is_file()):
+        builtin = BUILTIN_CAMPAIGNS[str(path or "default")]
+        text, source, root = builtin.text(), f"{builtin.file} (built-in)", builtin.root()
+        path = None
     else:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"campaign file {path} does not exist")
-        text, source, root = path.read_text(encoding="utf-8"), str(path), path.parent
+        text, source, root = path.read_text(encoding="utf-8"), str(path), path.resolve().parent
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -163,13 +209,50 @@ def load_campaign(
         campaign.output = Path(output)
     if device is not None:
         campaign.device = device
+    if ray is not None:
+        cluster = campaign.cluster or ClusterSpec(ray)
+        campaign.cluster = replace(cluster, address=ray)
     return campaign
 
 
-def _default_text() -> str:
-    import importlib.resources
+@dataclass(frozen=True)
+class BuiltinCampaign:
+    """A campaign shipped in ``data/``, run by name. Its relative paths name files in the
+    current directory: ``requires`` maps each to where the literature obtains it."""
 
-    return importlib.resources.files("gfncompose.data").joinpath("campaign.toml").read_text()
+    file: str
+    requires: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self) -> str:
+        import importlib.resources
+
+        return importlib.resources.files("gfncompose.data").joinpath(self.file).read_text()
+
+    def root(self) -> Path:
+        """The folder its relative paths refer to, once every required file is there."""
+        missing = [f"{name} ({source})" for name, source in self.requires.items()
+                   if not Path(name).is_file()]  # fmt: skip
+        if missing:
+            raise UserError(
+                f"the built-in campaign {self.file} needs, in the current directory "
+                f"{Path.cwd()}: {'; '.join(missing)}. gfncompose does not ship or download them"
+            )
+        return Path.cwd()
+
+
+BUILTIN_CAMPAIGNS = {
+    "default": BuiltinCampaign("campaign.toml"),
+    "sculpting-seh": BuiltinCampaign(
+        "sculpting_seh.toml",
+        {
+            "blocks_PDB_105.json": "the 105 fragments of Bengio et al. 2021: github.com/GFNOrg/"
+            "gflownet, mols/data/blocks_PDB_105.json",
+            "best_params.pkl.gz": "the published sEH proxy of Bengio et al. 2021: github.com/"
+            "GFNOrg/gflownet, mols/data/pretrained_proxy/best_params.pkl.gz",
+        },
+    ),
+}
+"""Campaigns the CLI knows by name: ``gfncompose run NAME`` (``default`` without a name)."""
 
 
 class _Table:
@@ -232,13 +315,14 @@ class _Parser:
         if not value > 0:
             raise table.error(f"must be positive, got {value}", key)
 
-    def file(self, table: _Table, key: str, value: str) -> str:
-        """A file path relative to the campaign file; its content hash joins the fingerprint."""
+    def file(self, table: _Table, key: str, value: str, hint: str = "") -> str:
+        """A file path relative to the campaign file; its content hash joins the fingerprint.
+        ``hint``: what to tell a user whose file is missing."""
         path = Path(value)
         if not path.is_absolute() and self.root is not None:
             path = self.root / path
         if not path.is_file():
-            raise table.error(f"file {path} does not exist", key)
+            raise table.error(f"file {path} does not exist{hint}", key)
         self.file_hashes[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         return str(path)
 
@@ -249,7 +333,7 @@ class _Parser:
         device = top.get("device", str, "cpu")
         environment = self.environment(top.table("environment", required=True))
         rewards = self.rewards(top.table("rewards", required=True))
-        defaults = self.training(top.table("training"), {})
+        defaults = self.numbers(top.table("training"), _TRAINING_KEYS, {})
         bases_table = top.table("bases", required=True)
         bases = {
             name: self.base(bases_table.table(name), name, defaults, rewards, seed)
@@ -271,11 +355,12 @@ class _Parser:
         compositions = self.compositions(
             top.table("compositions", required=True), bases, self.scaled(base_samples)
         )
-        thresholds = self.thresholds(top.table("report"), rewards)
+        thresholds, report = self.report(top.table("report"), rewards)
         baseline_table = top.table("baseline")
         baseline = None
         if baseline_table.data:
-            baseline = self.base(baseline_table, "monolithic", defaults, rewards, seed)
+            baseline = self.base(baseline_table, BASELINE, defaults, rewards, seed)
+        cluster = self.cluster(top.table("cluster"))
         top.done()
         return Campaign(
             path=None,
@@ -294,7 +379,24 @@ class _Parser:
             baseline=baseline,
             budget=self.budget,
             file_hashes=self.file_hashes,
+            cluster=cluster,
+            report=report,
         )
+
+    def cluster(self, table: _Table) -> ClusterSpec | None:
+        if not table.data:
+            return None
+        address = table.get("address", str)
+        kinds = {}
+        for kind in ("base", "classifier", "sampling"):
+            sub = table.table(kind)
+            cpus, gpus = sub.get("cpus", float, 1.0), sub.get("gpus", float, 0.0)
+            if cpus < 0 or gpus < 0 or cpus + gpus == 0:
+                raise sub.error(f"a task needs some CPUs or GPUs, got cpus={cpus}, gpus={gpus}")
+            sub.done()
+            kinds[kind] = Resources(cpus, gpus)
+        table.done()
+        return ClusterSpec(address, **kinds)
 
     def environment(self, table: _Table) -> dict[str, Any]:
         kind = table.get("kind", str)
@@ -312,12 +414,17 @@ class _Parser:
 
     def rewards(self, table: _Table) -> dict[str, dict[str, Any]]:
         from ..rewards import make_rewards
+        from ..rewards.seh import WEIGHTS_SOURCE
 
+        hints = {"seh": f" (the published sEH proxy: the literature obtains it from "
+                 f"{WEIGHTS_SOURCE}; gfncompose does not ship it)"}  # fmt: skip
         spec = {}
         for label in table.data:
             params = dict(table.get(label, dict))
-            if params.get("kind", label) == "proxy" and isinstance(params.get("path"), str):
-                params["path"] = self.file(table.table(label), "path", params["path"])
+            kind = params.get("kind", label)
+            if kind in FILE_REWARDS and isinstance(params.get("path"), str):
+                hint = hints.get(kind, "")
+                params["path"] = self.file(table.table(label), "path", params["path"], hint)
             spec[label] = params
         if not spec:
             raise table.error("define at least one reward, e.g. [rewards.qed]")
@@ -327,19 +434,34 @@ class _Parser:
             raise table.error(str(error)) from None
         return spec
 
-    def training(self, table: _Table, defaults: dict[str, Any]) -> dict[str, Any]:
+    def numbers(self, table: _Table, keys: Mapping[str, type], defaults: dict[str, Any]):
+        """``defaults`` updated with the ``keys`` that ``table`` sets, each checked: positive,
+        or within its range for the fractions of :data:`_PROBABILITIES`."""
         values = dict(defaults)
-        for key, kind in _TRAINING_KEYS.items():
+        for key, kind in keys.items():
             value = table.get(key, kind, None)
-            if value is not None:
-                values[key] = value
-                if key not in ("epsilon", "ema_rate"):
-                    self.positive(table, key, values[key])
-        if not 0 <= values.get("epsilon", 0.0) < 1:
-            raise table.error(f"must lie in [0, 1), got {values['epsilon']}", "epsilon")
-        if "ema_rate" in values and not 0 < values["ema_rate"] < 1:
-            raise table.error(f"must lie in (0, 1), got {values['ema_rate']}", "ema_rate")
+            if value is None:
+                continue
+            values[key] = value
+            if key not in _PROBABILITIES:
+                self.positive(table, key, value)
+                continue
+            span = _PROBABILITIES[key]
+            low_ok = value >= 0 if span[0] == "[" else value > 0
+            high_ok = value <= 1 if span[-1] == "]" else value < 1
+            if not (low_ok and high_ok):
+                raise table.error(f"must lie in {span}, got {value}", key)
         return values
+
+    @staticmethod
+    def network(values: dict[str, Any], model: type) -> dict[str, Any]:
+        """Pop the size parameters of ``model`` from ``values`` (its defaults where unset)."""
+        signature = inspect.signature(model.__init__).parameters
+        return {
+            k: values.pop(k, p.default)
+            for k, p in signature.items()
+            if p.default is not inspect.Parameter.empty
+        }
 
     def base(
         self,
@@ -358,38 +480,27 @@ class _Parser:
                 raise table.error(
                     f"reward {label!r} is not defined in [rewards] (defined: {defined})", "rewards"
                 )
-        values = self.training(table, defaults)
+        values = self.numbers(table, _TRAINING_KEYS, defaults)
         table.done()
-        network = {k: values.pop(k, _NETWORK_DEFAULTS[k]) for k in _NETWORK_DEFAULTS}
+        network = self.network(values, GFlowNet)
         values["steps"] = self.scaled(values.get("steps", TrainConfig.steps))
         train = replace(TrainConfig(seed=seed), **values)
         return BaseSpec(name, tuple(labels), train, **network)
 
     def classifier(self, table: _Table, seed: int) -> ClassifierSpec:
-        values = {}
-        for key, kind in _CLASSIFIER_KEYS.items():
-            value = table.get(key, kind, None)
-            if value is not None:
-                values[key] = value
-                self.positive(table, key, value)
+        values = self.numbers(table, _CLASSIFIER_KEYS, {})
         table.done()
-        if not 0 < values.get("ema_rate", 0.5) < 1:
-            raise table.error(f"must lie in (0, 1), got {values['ema_rate']}", "ema_rate")
-        if not 0 < values.get("ramp", 0.5) <= 1:
-            raise table.error(f"must lie in (0, 1], got {values['ramp']}", "ramp")
-        network = {k: values.pop(k, _NETWORK_DEFAULTS[k]) for k in _NETWORK_DEFAULTS}
-        n_observations = values.pop("n_observations", 2)
-        num_atoms = values.pop("num_atoms", 8)
+        network = self.network(values, Classifier)
         values["steps"] = self.scaled(values.get("steps", ClassifierConfig.steps))
         train = replace(ClassifierConfig(seed=seed), **values)
-        return ClassifierSpec(train, n_observations, num_atoms=num_atoms, **network)
+        return ClassifierSpec(train, **network)
 
     def compositions(
         self, table: _Table, bases: Mapping[str, BaseSpec], default_samples: int
     ) -> dict[str, CompositionSpec]:
         out = {}
         for name in list(table.data):
-            if name in bases or name == "monolithic":
+            if name in bases or name == BASELINE:
                 raise table.error(f"{name!r} names a base; give compositions their own names", name)
             entry = table.table(name)
             expr = entry.get("expr", str)
@@ -406,13 +517,34 @@ class _Parser:
             raise table.error("define at least one composition, e.g. [compositions.both]")
         return out
 
-    def thresholds(self, table: _Table, rewards: Mapping[str, Any]) -> dict[str, float]:
-        given = table.table("thresholds")
-        thresholds = {}
-        for label in list(given.data):
-            if label not in rewards:
-                raise given.error(f"{label!r} is not a reward of the campaign", label)
-            thresholds[label] = given.get(label, float)
-        given.done()
+    def report(
+        self, table: _Table, rewards: Mapping[str, Any]
+    ) -> tuple[dict[str, float], ReportSpec]:
+        """``[report]``: the thresholds of every reward and the rest of the report."""
+        thresholds = self.reward_numbers(table.table("thresholds"), rewards)
+        mode_thresholds = self.reward_numbers(table.table("mode_thresholds"), rewards)
+        emd_radius = table.get("emd_radius", int, RADIUS)
+        self.positive(table, "emd_radius", emd_radius)
+        density = table.get("density", list, list(rewards)[:2])
+        known = [label for label in density if isinstance(label, str) and label in rewards]
+        if "density" in table.data and (len(density) != 2 or len(set(known)) != 2):
+            raise table.error(
+                f"expected two different rewards of the campaign ({', '.join(rewards)}), "
+                f"got {density!r}",
+                "density",
+            )
         table.done()
-        return {label: thresholds.get(label, DEFAULT_THRESHOLD) for label in rewards}
+        thresholds = {label: thresholds.get(label, DEFAULT_THRESHOLD) for label in rewards}
+        plane = tuple(density) if len(density) == 2 else None
+        return thresholds, ReportSpec(mode_thresholds, emd_radius, plane)
+
+    @staticmethod
+    def reward_numbers(table: _Table, rewards: Mapping[str, Any]) -> dict[str, float]:
+        """A table of numbers keyed by reward labels, e.g. ``[report.thresholds]``."""
+        values = {}
+        for label in list(table.data):
+            if label not in rewards:
+                raise table.error(f"{label!r} is not a reward of the campaign", label)
+            values[label] = table.get(label, float)
+        table.done()
+        return values

@@ -1,62 +1,75 @@
-"""Running a campaign: train bases, train the classifier, sample, report.
+"""Running a campaign: the order of its stages and the reuse of finished work.
 
-Every artifact lives in a folder named by the hash of everything that determines it
-(:meth:`Campaign.fingerprint`), so a rerun reuses what is done, resumes what was
-interrupted (checkpoints are atomic) and never mixes results of different configs::
-
-    OUTPUT/bases/NAME-HASH/{checkpoint.pt, result.json}
-    OUTPUT/classifier-HASH/{checkpoint.pt, result.json}
-    OUTPUT/samples/NAME.{csv,json}      (bases, compositions, the monolithic baseline)
-    OUTPUT/summary.{csv,json}, OUTPUT/plots/*.png
+Bases, then the baseline, then the classifier, then every sample set, then the report.
+Each stage skips what is already done (see :mod:`~gfncompose.campaign.layout` for where
+everything lives) and resumes what was interrupted.
 """
 
 from __future__ import annotations
 
-import json
+import inspect
 import logging
+import shutil
 import time
-import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import cached_property
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from ..checkpoint import atomic_write, load_checkpoint
 from ..classifier import Classifier
-from ..classifier_training import train_classifier
-from ..envs import AtomEnv, Environment, FragmentEnv, States, read_vocabulary
+from ..envs import Environment
 from ..errors import UserError
 from ..guided import GuidedPolicy
 from ..policy import GFlowNet, Policy
-from ..rewards import ProductReward, Reward, make_rewards
-from ..sampler import sample_trajectories
-from ..trajectory_balance import train_gflownet
-from .config import BaseSpec, Campaign
-from .export import sample_table
+from ..rewards import REWARDS, ProductReward, Reward, make_rewards
+from ..training import seeded, train_classifier, train_gflownet
+from .config import BASELINE, BaseSpec, Campaign
+from .environment import make_environment
+from .layout import CampaignLayout, read_json, write_json
+from .report import write_report
+from .sampling import Chunk, chunk_seed, chunk_sizes, sample_chunk
 
 log = logging.getLogger("gfncompose.campaign")
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """``payload`` as indented JSON, written atomically."""
-    text = json.dumps(payload, indent=2, sort_keys=False) + "\n"
-    atomic_write(path, lambda handle: handle.write(text.encode()))
+class Cluster(Protocol):
+    """Where a campaign's tasks run when not in this process (see
+    :class:`~gfncompose.campaign.cluster.RayCluster`)."""
 
+    def train_bases(self, campaign: Campaign, names: Sequence[str]) -> None: ...
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object at ``path``, or ``None`` when there is none yet."""
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    def train_classifier(self, campaign: Campaign) -> None: ...
+
+    def sample_chunks(
+        self,
+        campaign: Campaign,
+        name: str,
+        label: str,
+        chunks: Sequence[tuple[int, int, int]],
+        done: Callable[[int, Chunk], Any],
+    ) -> None: ...
 
 
 class CampaignRunner:
-    """Runs the stages of ``campaign``; each stage reuses finished work."""
+    """Runs the stages of ``campaign``; each stage reuses finished work.
 
-    def __init__(self, campaign: Campaign, progress: bool = True):
+    With a ``cluster``, bases train as concurrent tasks, the classifier as one, and sample
+    sets as concurrent chunks; their artifacts are the same files, so a run with a
+    cluster reuses work done without one and the other way round.
+    """
+
+    def __init__(self, campaign: Campaign, progress: bool = True, cluster: Cluster | None = None):
+        if cluster is not None:  # tasks run elsewhere: no path may depend on this process
+            campaign = replace(campaign, output=campaign.output.resolve())
         self.campaign = campaign
         self.progress = progress
-        self.output = campaign.output
+        self.cluster = cluster
+        self.layout = CampaignLayout(campaign)
         self.device = torch.device(campaign.device)
         self._bases: dict[str, GFlowNet] | None = None
         self._classifier: Classifier | None = None
@@ -66,38 +79,26 @@ class CampaignRunner:
     # -- shared objects --------------------------------------------------------------------
     @cached_property
     def env(self) -> Environment:
-        params = dict(self.campaign.environment)
-        kind = params.pop("kind")
-        if kind == "fragments":
-            if "vocabulary" in params:
-                params["vocabulary"] = read_vocabulary(params["vocabulary"])
-            return FragmentEnv(**params, device=self.device)
-        if "ring_sizes" in params:
-            params["ring_sizes"] = tuple(params["ring_sizes"])
-        return AtomEnv(**params, device=self.device)
+        return make_environment(self.campaign.environment, self.device)
 
     @cached_property
     def rewards(self) -> dict[str, Reward]:
-        return make_rewards(self.campaign.rewards)
+        """Every reward of the campaign; those that take a ``device`` (networks such as the
+        sEH proxy) run on the campaign's unless their table sets one."""
+        specs = {}
+        for label, params in self.campaign.rewards.items():
+            init = inspect.signature(REWARDS[params.get("kind", label)].__init__)
+            device = {"device": str(self.device)} if "device" in init.parameters else {}
+            specs[label] = {**device, **params}
+        return make_rewards(specs)
 
     def base_reward(self, spec: BaseSpec) -> Reward:
         """The reward a base is trained on: the product of its rewards."""
         parts = [self.rewards[label] for label in spec.rewards]
         return parts[0] if len(parts) == 1 else ProductReward(parts, name="*".join(spec.rewards))
 
-    # -- folders ---------------------------------------------------------------------------
-    def base_dir(self, name: str) -> Path:
-        key = "baseline" if name == "monolithic" else f"base:{name}"
-        return self.output / "bases" / f"{name}-{self.campaign.fingerprint(key)}"
-
-    def classifier_dir(self) -> Path:
-        return self.output / f"classifier-{self.campaign.fingerprint('classifier')}"
-
-    def sample_path(self, name: str) -> Path:
-        return self.output / "samples" / f"{name}.csv"
-
     def _spec(self, name: str) -> BaseSpec:
-        if name == "monolithic" and self.campaign.baseline is not None:
+        if name == BASELINE and self.campaign.baseline is not None:
             return self.campaign.baseline
         if name not in self.campaign.bases:
             raise UserError(f"no base named {name!r}; bases: {', '.join(self.campaign.bases)}")
@@ -105,12 +106,12 @@ class CampaignRunner:
 
     # -- stage 1: bases --------------------------------------------------------------------
     def train_base(self, name: str) -> GFlowNet:
-        """Train base ``name`` (or ``"monolithic"``, the baseline), or load it when done."""
+        """Train base ``name`` (or the baseline, :data:`BASELINE`), or load it when done."""
         spec = self._spec(name)
-        folder = self.base_dir(name)
-        checkpoint, result_path = folder / "checkpoint.pt", folder / "result.json"
-        torch.manual_seed(spec.train.seed)  # the initial weights, whatever ran before
-        gfn = GFlowNet(self.env, spec.hidden, spec.num_layers).to(self.device)
+        folder = self.layout.base_dir(name)
+        checkpoint, result_path = self.layout.checkpoint(folder), self.layout.result(folder)
+        with seeded(spec.train.seed):  # the initial weights, whatever ran before
+            gfn = GFlowNet(self.env, spec.hidden, spec.num_layers).to(self.device)
         if result_path.is_file():
             log.info("base %s: trained (%s), reusing it", name, folder)
             return self._load_base(gfn, spec, checkpoint)
@@ -132,6 +133,7 @@ class CampaignRunner:
         model, history = train_gflownet(gfn, log_reward, spec.train, checkpoint, self.progress)
         seconds = time.perf_counter() - start
         trained_steps = spec.train.steps - resumed
+        last = [h["loss"] for h in history[-50:]]
         write_json(
             result_path,
             {
@@ -141,26 +143,35 @@ class CampaignRunner:
                 "resumed_from_step": resumed,
                 "seconds": round(seconds, 2),
                 "trajectories_per_s": round(trained_steps * spec.train.batch_size / seconds, 2),
-                "final_loss": sum(history[-50:]) / max(1, len(history[-50:])),
+                "final_loss": sum(last) / max(1, len(last)),
                 "log_Z": gfn.log_Z.item(),
             },
         )
         return model
 
-    def _load_base(self, gfn: GFlowNet, spec: BaseSpec, checkpoint: Path) -> GFlowNet:
+    def _load_base(self, gfn: GFlowNet, spec: BaseSpec, checkpoint) -> GFlowNet:
         state = load_checkpoint(checkpoint, map_location=self.device)
         gfn.load_state_dict(state["ema"] if spec.train.ema_rate is not None else state["model"])
         return gfn
 
     @staticmethod
-    def _resumed_step(checkpoint: Path) -> int:
+    def _resumed_step(checkpoint) -> int:
         return load_checkpoint(checkpoint)["step"] if checkpoint.is_file() else 0
 
     def train_bases(self) -> dict[str, GFlowNet]:
         """Every base of the campaign, trained or loaded, in the file's order."""
         if self._bases is None:
+            self._train_on_cluster(list(self.campaign.bases))
             self._bases = {name: self.train_base(name) for name in self.campaign.bases}
         return self._bases
+
+    def _train_on_cluster(self, names: list[str]) -> None:
+        """With a cluster, train the bases of ``names`` that are not done, concurrently."""
+        layout = self.layout
+        todo = [n for n in names if not layout.result(layout.base_dir(n)).is_file()]
+        if self.cluster is not None and todo:
+            log.info("bases %s: training on the cluster", ", ".join(todo))
+            self.cluster.train_bases(self.campaign, todo)
 
     # -- stage 2: classifier ---------------------------------------------------------------
     def train_classifier(self) -> Classifier:
@@ -171,14 +182,17 @@ class CampaignRunner:
 
     def _train_classifier(self) -> Classifier:
         spec = self.campaign.classifier
-        folder = self.classifier_dir()
-        checkpoint, result_path = folder / "checkpoint.pt", folder / "result.json"
+        folder = self.layout.classifier_dir()
+        checkpoint, result_path = self.layout.checkpoint(folder), self.layout.result(folder)
         names = list(self.campaign.bases)
-        torch.manual_seed(spec.train.seed)
-        classifier = Classifier(
-            self.env, names, spec.n_observations, spec.hidden, spec.num_layers, spec.num_atoms
-        ).to(self.device)
+        with seeded(spec.train.seed):
+            classifier = Classifier(
+                self.env, names, spec.n_observations, spec.hidden, spec.num_layers, spec.num_atoms
+            ).to(self.device)
         bases = self.train_bases()
+        if self.cluster is not None and not result_path.is_file():
+            log.info("classifier: training on the cluster")
+            self.cluster.train_classifier(self.campaign)
         if result_path.is_file():
             log.info("classifier: trained (%s), reusing it", folder)
             classifier.load_state_dict(load_checkpoint(checkpoint, self.device)["model"])
@@ -208,20 +222,20 @@ class CampaignRunner:
     # -- stage 3: samples ------------------------------------------------------------------
     def sample_sets(self) -> dict[str, tuple[str, int]]:
         """Every sample set of the campaign: ``{name: (label, count)}`` (bases first, then
-        compositions, then the monolithic baseline)."""
+        compositions, then the baseline)."""
         campaign = self.campaign
         sets = {name: (f"base({name})", campaign.base_samples) for name in campaign.bases}
         for name, spec in campaign.compositions.items():
             sets[name] = (spec.composition.label, spec.samples)
         if campaign.baseline is not None:
-            label = f"monolithic({' * '.join(campaign.baseline.rewards)})"
-            sets["monolithic"] = (label, campaign.base_samples)
+            label = f"{BASELINE}({' * '.join(campaign.baseline.rewards)})"
+            sets[BASELINE] = (label, campaign.base_samples)
         return sets
 
     def policy(self, name: str) -> Policy:
         """The forward policy that samples set ``name``."""
-        if name == "monolithic":
-            return self.train_base("monolithic")
+        if name == BASELINE:
+            return self.train_base(BASELINE)
         if name in self.campaign.bases:
             return self.train_bases()[name]
         spec = self.campaign.compositions[name]
@@ -229,71 +243,74 @@ class CampaignRunner:
             self.train_bases(), self.train_classifier(), spec.composition, self.campaign.mode
         )
 
-    def sample(self, name: str) -> Path:
-        """Sample set ``name`` to ``samples/NAME.csv`` (skipped when already done)."""
+    def sample(self, name: str):
+        """Sample set ``name`` to its CSV (skipped when already done), chunk by chunk: chunks
+        finished before an interruption are kept and only the missing ones are sampled."""
         sets = self.sample_sets()
         if name not in sets:
             raise UserError(f"no sample set named {name!r}; sets: {', '.join(sets)}")
         label, count = sets[name]
-        path = self.sample_path(name)
-        fingerprint = self._sample_fingerprint(name, label, count)
-        meta = read_json(path.with_suffix(".json"))
+        chunk = self.campaign.batch_size
+        path, meta_path = self.layout.samples_csv(name), self.layout.samples_meta(name)
+        fingerprint = self.layout.samples_fingerprint(name, label, count, chunk)
+        meta = read_json(meta_path)
         if meta is not None and meta.get("fingerprint") == fingerprint and path.is_file():
             log.info("samples %s: done (%s), reusing them", name, path)
             return path
-        policy = self.policy(name)
+        sizes = chunk_sizes(count, chunk)
+        parts = [self.layout.chunk_csv(name, fingerprint, index) for index in range(len(sizes))]
+        todo = [
+            (index, size, chunk_seed(self.campaign.seed, name, index))
+            for index, size in enumerate(sizes)
+            if not parts[index].is_file()
+        ]
         log.info("samples %s: %d molecules of %s", name, count, label)
-        torch.manual_seed(self.campaign.seed + zlib.crc32(name.encode()))
-        start = time.perf_counter()
-        states = self._sample_states(policy, count, name)
-        seconds = time.perf_counter() - start
-        classifier = self.train_classifier()
-        with torch.no_grad():
-            posterior = classifier.log_terminal_posterior(states, classifier.base_names).exp()
-        table = sample_table(
-            self.env.to_smiles(states), label, self.rewards, posterior, classifier.base_names
-        )
+        seconds, start = 0.0, time.perf_counter()
+        with tqdm(
+            total=count, desc=f"sampling {name}", unit="mol", disable=not self.progress
+        ) as bar:
+            bar.update(count - sum(size for _, size, _ in todo))
+
+            def done(index: int, result: Chunk) -> None:
+                nonlocal seconds
+                atomic_write(parts[index], lambda h: result.table.to_csv(h, index=False))
+                seconds += result.seconds
+                bar.update(len(result.table))
+
+            if self.cluster is not None:
+                self.cluster.sample_chunks(self.campaign, name, label, todo, done)
+            else:
+                policy, classifier = self.policy(name), self.train_classifier()
+                for index, size, seed in todo:
+                    done(index, sample_chunk(policy, classifier, self.rewards, label, size, seed))
+        wall = time.perf_counter() - start
+        sampled = sum(size for _, size, _ in todo)
+        table = pd.concat([pd.read_csv(p, keep_default_na=False) for p in parts])
         atomic_write(path, lambda handle: table.to_csv(handle, index=False))
         write_json(
-            path.with_suffix(".json"),
+            meta_path,
             {
                 "name": name,
                 "label": label,
                 "samples": count,
                 "mode": self.campaign.mode if name in self.campaign.compositions else None,
                 "seconds": round(seconds, 3),
-                "molecules_per_s": round(count / seconds, 2),
+                "molecules_per_s": round(sampled / seconds, 2) if seconds > 0 else None,
+                "wall_seconds": round(wall, 3),
                 "fingerprint": fingerprint,
             },
         )
+        shutil.rmtree(parts[0].parent)  # this set's chunks, and stale ones of older configs
         return path
-
-    def _sample_fingerprint(self, name: str, label: str, count: int) -> str:
-        if name == "monolithic":
-            return self.campaign.fingerprint("baseline", label, count)
-        mode = self.campaign.mode if name in self.campaign.compositions else None
-        return self.campaign.fingerprint("classifier", label, count, mode)
-
-    @torch.no_grad()
-    def _sample_states(self, policy: Policy, count: int, name: str) -> States:
-        parts, batch = [], self.campaign.batch_size
-        with tqdm(
-            total=count, desc=f"sampling {name}", unit="mol", disable=not self.progress
-        ) as bar:
-            for start in range(0, count, batch):
-                size = min(batch, count - start)
-                parts.append(sample_trajectories(policy, size).terminal)
-                bar.update(size)
-        return self.env.cat(parts)
 
     # -- everything ------------------------------------------------------------------------
     def run(self) -> None:
         """All stages in order: bases, baseline, classifier, every sample set, report."""
-        from .report import write_report
-
+        baseline = [BASELINE] if self.campaign.baseline is not None else []
+        self._train_on_cluster([*self.campaign.bases, *baseline])
         self.train_bases()
-        if self.campaign.baseline is not None:
-            self.train_base("monolithic")
+        if baseline:
+            self.train_base(BASELINE)
         self.train_classifier()
         for name in self.sample_sets():
             self.sample(name)

@@ -15,6 +15,21 @@ from ..errors import UserError
 COMMANDS = ["campaign", "sample", "report", "grid_demo", "score", "proxy", "vocab"]
 
 
+class DeprecatedAlias(argparse.Action):
+    """An old spelling of an option: stores into the new one's ``dest`` and says so once."""
+
+    def __init__(self, option_strings, dest, replacement: str, **kwargs):
+        self.replacement = replacement
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(
+            f"gfncompose: warning: {option_string} is deprecated; use {self.replacement}",
+            file=sys.stderr,
+        )
+        setattr(namespace, self.dest, values)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gfncompose",

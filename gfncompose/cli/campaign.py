@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from ..campaign import CampaignRunner, load_campaign
+from ..campaign.layout import CampaignLayout
 
 
 def add_campaign_arguments(parser: argparse.ArgumentParser, required: bool = False) -> None:
@@ -28,13 +29,25 @@ def add_campaign_arguments(parser: argparse.ArgumentParser, required: bool = Fal
         help="scale every training step count and sample count (e.g. 10 on a GPU)",
     )
     parser.add_argument("--device", help="override the file's device, e.g. cuda")
-    parser.add_argument("--output", type=Path, help="override the file's output folder")
+    parser.add_argument("-o", "--output", type=Path, help="override the file's output folder")
+    parser.add_argument(
+        "--ray",
+        metavar="auto|ADDRESS",
+        help="run on a Ray cluster: 'auto' (the cluster this machine belongs to), HOST:PORT, "
+        "or 'local' (a Ray instance on this machine); needs pip install 'gfncompose[ray]' "
+        "and an output folder every node sees",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def open_campaign(args: argparse.Namespace) -> CampaignRunner:
     """Load and validate the campaign of ``args`` and start its log."""
-    campaign = load_campaign(args.campaign, args.budget, args.output, args.device)
+    campaign = load_campaign(args.campaign, args.budget, args.output, args.device, args.ray)
+    cluster = None
+    if campaign.cluster is not None:
+        from ..campaign.cluster import RayCluster  # only a campaign on a cluster imports Ray
+
+        cluster = RayCluster(campaign.cluster)
     campaign.output.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger("gfncompose.campaign")
     logger.setLevel(logging.INFO)
@@ -42,12 +55,14 @@ def open_campaign(args: argparse.Namespace) -> CampaignRunner:
         console = logging.StreamHandler()
         console.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(console)
-    file_handler = logging.FileHandler(campaign.output / "campaign.log", encoding="utf-8")
+    file_handler = logging.FileHandler(CampaignLayout(campaign).log_file, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     logger.addHandler(file_handler)
     source = args.campaign or "the built-in campaign"
     logger.info("campaign %s -> %s (budget x%g)", source, campaign.output, campaign.budget)
-    return CampaignRunner(campaign, progress=not args.quiet)
+    if cluster is not None:
+        logger.info("on the Ray cluster at %s", campaign.cluster.address)
+    return CampaignRunner(campaign, progress=not args.quiet, cluster=cluster)
 
 
 def register(subparsers) -> None:

@@ -13,6 +13,7 @@ from ..coverage_report import SMILES, write_coverage_report
 from ..errors import UserError
 from ..metrics import TOP_K, MoleculeSet
 from ..rewards.tables import line_of, read_table
+from . import DeprecatedAlias
 from .campaign import open_campaign
 
 
@@ -35,9 +36,12 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "-o",
-        "--out",
+        "--output",
         type=Path,
         help="directory to write (required for tables; for a campaign: its output folder)",
+    )
+    parser.add_argument(
+        "--out", dest="output", type=Path, action=DeprecatedAlias, replacement="-o/--output"
     )
     parser.add_argument("--budget", type=float, default=1.0, help="a campaign's --budget")
     parser.add_argument(
@@ -158,14 +162,15 @@ def run(args: argparse.Namespace) -> int:
         campaign = argparse.Namespace(
             campaign=Path(args.sets[0]),
             budget=args.budget,
-            output=args.out,
+            output=args.output,
             device=None,
+            ray=None,
             quiet=False,
         )
         write_report(open_campaign(campaign))
         return 0
-    if args.out is None:
-        raise UserError("-o/--out: give the directory to write the report to")
+    if args.output is None:
+        raise UserError("-o/--output: give the directory to write the report to")
     thresholds: dict[str, float] = {}
     for name, value in map(parse_threshold, args.threshold):
         if name in thresholds:
@@ -180,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         reference = MoleculeSet(table[_smiles_column(table, args.reference)], progress=True)
     _, written = write_coverage_report(
         inputs,
-        args.out,
+        args.output,
         thresholds,
         reference,
         None if args.reference is None else str(args.reference),

@@ -34,6 +34,12 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--smiles-col", help="column holding SMILES (default: the column named 'smiles', any case)"
     )
+    parser.add_argument(
+        "--ray",
+        metavar="auto|ADDRESS|local",
+        help="score in batches on a Ray cluster (worth it for slow rewards such as docking or "
+        "large proxies); needs pip install 'gfncompose[ray]'",
+    )
     parser.set_defaults(func=run)
 
 
@@ -70,7 +76,8 @@ def _smiles_column(table, path: Path, column: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    rewards = make_rewards(_reward_spec(args.rewards, args.config))
+    spec = _reward_spec(args.rewards, args.config)
+    rewards = make_rewards(spec)
     table, delimiter = read_table(args.input)
     column = _smiles_column(table, args.input, args.smiles_col)
     for label in rewards:
@@ -90,6 +97,18 @@ def run(args: argparse.Namespace) -> int:
                 )
             mols.append(mol)
 
+    if args.ray is not None:
+        scores = _score_on_cluster(spec, table[column].tolist(), args.ray)
+    else:
+        scores = _score(rewards, mols)
+    for label, values in scores.items():
+        table[label] = values
+    table.to_csv(args.output, sep=delimiter, index=False)
+    print(f"scored {len(mols)} molecules with {', '.join(rewards)} -> {args.output}")
+    return 0
+
+
+def _score(rewards, mols) -> dict[str, np.ndarray]:
     scores = {label: np.empty(len(mols)) for label in rewards}
     with tqdm(total=len(mols) * len(rewards), desc="scoring", unit="mol") as bar:
         for label, reward in rewards.items():
@@ -97,8 +116,17 @@ def run(args: argparse.Namespace) -> int:
                 batch = mols[start : start + CHUNK]
                 scores[label][start : start + len(batch)] = reward.score(batch)
                 bar.update(len(batch))
-    for label, values in scores.items():
-        table[label] = values
-    table.to_csv(args.output, sep=delimiter, index=False)
-    print(f"scored {len(mols)} molecules with {', '.join(rewards)} -> {args.output}")
-    return 0
+    return scores
+
+
+def _score_on_cluster(spec: dict, smiles: list[str], address: str) -> dict[str, np.ndarray]:
+    from ..campaign.cluster import RayCluster  # only scoring on a cluster imports Ray
+    from ..campaign.config import FILE_REWARDS, ClusterSpec
+
+    absolute = {  # workers do not share this process's working directory
+        label: {**params, "path": str(Path(params["path"]).resolve())}
+        if params.get("kind", label) in FILE_REWARDS and "path" in params
+        else params
+        for label, params in spec.items()
+    }
+    return RayCluster(ClusterSpec(address)).score(absolute, smiles, CHUNK)

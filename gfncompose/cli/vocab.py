@@ -1,9 +1,15 @@
-"""``gfncompose vocab build INPUT.csv -o VOCAB.csv``: a fragment vocabulary from molecules."""
+"""``gfncompose vocab``: build a fragment vocabulary from molecules, or show one.
+
+``gfncompose vocab build INPUT.csv -o VOCAB.csv`` decomposes molecules into fragments;
+``gfncompose vocab show VOCAB`` reads a vocabulary file (CSV or the literature's JSON
+block list) as a campaign would and prints its fragments, stems and action-space size.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from ..envs import FragmentEnv, read_vocabulary
 from ..envs.brics import VocabularyLimits, build_vocabulary, read_molecules
 
 _DEFAULTS = VocabularyLimits()
@@ -42,6 +48,21 @@ def register(subparsers) -> None:
         help="keep fragments with at most this many heavy atoms (default: %(default)s)",
     )
     build.set_defaults(func=run)
+    show = commands.add_parser(
+        "show",
+        help="read a vocabulary as a campaign would and list its fragments",
+        description="Read VOCAB (the CSV vocabulary format, or the literature's JSON block "
+        "list) and print each fragment with the attachment points FragmentEnv offers on it, "
+        "then the size of the environment's action space.",
+    )
+    show.add_argument("vocabulary", metavar="VOCAB", help="a .csv or .json vocabulary file")
+    show.add_argument(
+        "--max-fragments",
+        type=_positive,
+        default=9,
+        help="fragments per molecule, for the action-space size (default: %(default)s)",
+    )
+    show.set_defaults(func=show_vocabulary)
 
 
 def _positive(text: str) -> int:
@@ -52,6 +73,22 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def show_vocabulary(args) -> int:
+    env = FragmentEnv(read_vocabulary(args.vocabulary), max_fragments=args.max_fragments)
+    print(f"{args.vocabulary}: {env.num_fragments} fragments")
+    print("index\tstems\tcount\tfragment")
+    for index, (fragment, compiled) in enumerate(
+        zip(env.vocabulary, env.table.fragments, strict=True)
+    ):
+        count = "" if fragment.count is None else fragment.count
+        print(f"{index}\t{len(compiled.stems)}\t{count}\t{fragment.smiles}")
+    print(
+        f"(fragment, stem) pairs: {env.num_stems}; attachment slots at max_fragments "
+        f"{env.max_fragments}: {env.num_slots}; actions: {env.num_actions}"
+    )
+    return 0
 
 
 def run(args) -> int:

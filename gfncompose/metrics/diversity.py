@@ -1,7 +1,8 @@
-"""Diversity on Tanimoto similarity of Morgan fingerprints: internal, top-k, modes.
+"""Diversity on Tanimoto similarity of fingerprints: internal, top-k, modes.
 
-Tanimoto distance is ``1 - s`` with ``s = |a ∧ b| / |a ∨ b|`` on the fingerprints of
-``MoleculeSet`` (radius 2, 2048 bits). Pairs are evaluated with RDKit's bulk
+Tanimoto distance is ``1 - s`` with ``s = |a ∧ b| / |a ∨ b|`` on the Morgan
+fingerprints of ``MoleculeSet`` (radius 2, 2048 bits); modes use the RDKit path
+fingerprint of the literature's mode counts. Pairs are evaluated with RDKit's bulk
 similarity, one molecule against many, over *distinct* molecules weighted by how
 often they were sampled, so repeats cost nothing.
 """
@@ -23,8 +24,8 @@ DIVERSITY_SAMPLE_SIZE = 5000
 all pairs (12.5 M pairs, about a second); a larger set is estimated on a random
 subsample of this many samples."""
 MODE_SIMILARITY = 0.7
-"""Default Tanimoto similarity below which two high-reward molecules are different
-modes (Bengio et al. 2021)."""
+"""Default Tanimoto similarity (of RDKit path fingerprints) below which two
+high-reward molecules are different modes (Bengio et al. 2021)."""
 
 
 def tanimoto_matrix(
@@ -93,14 +94,18 @@ def number_of_modes(
     reward_threshold: float,
     similarity_threshold: float = MODE_SIMILARITY,
 ) -> int:
-    """Number of reward modes found by the sample (Bengio et al. 2021).
+    """Number of reward modes found by the sample, counted as the GFlowNet literature
+    counts them (Bengio et al. 2021 and the ``NumModes`` metric of their code).
 
-    The distinct valid molecules with reward at or above ``reward_threshold`` are
-    visited in descending reward; one is a new mode if its Tanimoto similarity to
-    every mode picked so far is below ``similarity_threshold`` (in ``(0, 1]``). The
-    count is at most the number of distinct molecules above the threshold. The greedy
-    pass is RDKit's leader picker (sphere exclusion in the given order, at distance
-    ``1 - similarity_threshold``), which runs it in C++.
+    The valid samples with reward at or above ``reward_threshold`` (for sEH: 7.5 or 8
+    on the proxy's scale, i.e. 0.9375 or 1 on the reward ``proxy / 8``) are visited in
+    sampling order; one is a new mode if the Tanimoto similarity of its RDKit path
+    fingerprint (``MoleculeSet.path_fingerprints``, ``Chem.RDKFingerprint`` as in that
+    code) to every mode kept so far is below ``similarity_threshold`` (in ``(0, 1]``).
+    Visiting the distinct molecules in first-sampled order gives the same count (a
+    repeat is never a new mode), at most the number of distinct molecules above the
+    threshold. The greedy pass is RDKit's leader picker (sphere exclusion in the given
+    order, at distance ``1 - similarity_threshold``), which runs it in C++.
     """
     if not 0.0 < similarity_threshold <= 1.0:
         raise ValueError(f"similarity_threshold must be in (0, 1], got {similarity_threshold}")
@@ -108,8 +113,7 @@ def number_of_modes(
     candidates = np.flatnonzero(per_molecule >= reward_threshold)
     if not len(candidates):
         return 0
-    ordered = candidates[np.argsort(-per_molecule[candidates], kind="stable")]
-    fingerprints = [molecules.fingerprints[u] for u in ordered]
+    fingerprints = molecules.path_fingerprints(candidates)
     picker = rdSimDivPickers.LeaderPicker()
     return len(
         picker.LazyBitVectorPick(fingerprints, len(fingerprints), 1.0 - similarity_threshold)

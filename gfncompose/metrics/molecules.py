@@ -3,9 +3,10 @@
 Every metric takes a ``MoleculeSet``: when it is built, the SMILES are parsed and
 canonicalised and the Morgan fingerprints of its *distinct* molecules computed; their
 Bemis–Murcko scaffolds are computed the first time a metric asks for them. All are
-kept, so a table of metrics over one sample pays for RDKit once. RDKit molecules
-themselves are not kept (tens of kB each: gigabytes for 10^5 molecules), only their
-binary form (a few hundred bytes).
+kept, so a table of metrics over one sample pays for RDKit once. Fingerprints that only
+one metric needs (another Morgan radius, RDKit path fingerprints) are computed for the
+rows it asks for. RDKit molecules themselves are not kept (tens of kB each: gigabytes
+for 10^5 molecules), only their binary form (a few hundred bytes).
 """
 
 from __future__ import annotations
@@ -101,6 +102,23 @@ class MoleculeSet:
             raise ValueError(f"expected {len(self)} values, one per SMILES; got {values.shape}")
         _, first = np.unique(self.unique_index, return_index=True)
         return values[self.valid][first]
+
+    def morgan_fingerprints(
+        self, rows: np.ndarray, radius: int
+    ) -> list[DataStructs.ExplicitBitVect]:
+        """Morgan fingerprints (``N_BITS`` bits) at ``radius`` of the distinct molecules
+        ``rows`` (``[R]`` ints); the kept ones when ``radius == RADIUS``."""
+        if radius == RADIUS:
+            return [self.fingerprints[row] for row in rows]
+        generator = morgan_generator(radius, N_BITS)
+        return [generator.GetFingerprint(Chem.Mol(self._binary[row])) for row in rows]
+
+    def path_fingerprints(self, rows: np.ndarray) -> list[DataStructs.ExplicitBitVect]:
+        """RDKit path fingerprints (Daylight-like: every bond path of 1 to 7 bonds, 2048
+        bits, ``Chem.RDKFingerprint``'s defaults) of the distinct molecules ``rows``
+        (``[R]`` ints): the fingerprint of the GFlowNet literature's mode counts. A
+        molecule without bonds has no path and an empty fingerprint."""
+        return [Chem.RDKFingerprint(Chem.Mol(self._binary[row])) for row in rows]
 
     def fingerprint_matrix(self, rows: np.ndarray) -> np.ndarray:
         """Fingerprints of the distinct molecules ``rows`` (``[R]`` ints) as ``uint8``

@@ -1,4 +1,4 @@
-"""Metrics of the rewards of a sample: top-k and the high/low cells of reward pairs.
+"""Metrics of the rewards of a sample: top-k and the joint high/low cells of the rewards.
 
 Rewards come per sample, ``[N]`` aligned with ``MoleculeSet.smiles``; invalid samples
 are ignored. A molecule sampled several times counts once in the top-k (with the
@@ -12,7 +12,6 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
-import pandas as pd
 
 from .molecules import MoleculeSet
 
@@ -51,34 +50,43 @@ def top_k_mean_reward(molecules: MoleculeSet, rewards: np.ndarray, k: int = TOP_
     return float(molecules.unique_values(np.asarray(rewards, dtype=np.float64))[rows].mean())
 
 
+def cell_name(levels: Mapping[str, str]) -> str:
+    """Column of a reward cell, its rewards' levels in order: ``{"qed": "high", "sa":
+    "low"}`` is ``qed=high,sa=low``."""
+    return ",".join(f"{name}={level}" for name, level in levels.items())
+
+
 def reward_cells(
-    rewards: Mapping[str, np.ndarray], thresholds: Mapping[str, float]
-) -> pd.DataFrame:
-    """Fraction of samples in each high/low cell of every pair of thresholded rewards.
+    rewards: Mapping[str, np.ndarray],
+    thresholds: Mapping[str, float],
+    weights: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Fraction of samples in each joint high/low cell of the thresholded rewards.
 
     ``rewards`` maps names to per-sample values, all ``[N]``; ``thresholds`` names the
-    rewards to use and their thresholds. For each pair ``(x, y)`` of thresholded
-    rewards, in the order of ``thresholds``, the four rows ``(high, high), (high, low),
-    (low, high), (low, low)`` give the fraction of the ``N`` samples in the cell, so
-    each pair's fractions sum to 1 (the table of the paper's molecule experiments).
-
-    Returns:
-        Tidy frame with columns ``reward_x, level_x, reward_y, level_y, fraction``,
-        ``4 * P`` rows for ``P`` pairs.
+    ``k`` rewards to split and their thresholds. Each of the ``2^k`` cells fixes every
+    one of them high or low (the paper's table of sEH × SA × QED has 8); cells are
+    named by ``cell_name`` in the order of ``thresholds`` and listed high before low,
+    e.g. ``qed=high,sa=high``, ``qed=high,sa=low``, ``qed=low,sa=high``,
+    ``qed=low,sa=low``. ``weights`` (``[N]``, non-negative, default equal) make each
+    fraction the weighted share ``Σ_{i in cell} w_i / Σ_i w_i``; the fractions sum to 1,
+    or are all NaN without samples (or weight). No thresholds: no cells.
     """
     missing = [name for name in thresholds if name not in rewards]
     if missing:
         raise ValueError(f"no rewards for the thresholded {missing}")
-    n = len(next(iter(rewards.values()))) if rewards else 0
-    high = {
-        name: finite_rewards(rewards[name], n) >= threshold
-        for name, threshold in thresholds.items()
-    }
-    rows = []
-    for x, y in itertools.combinations(thresholds, 2):
-        for level_x, level_y in itertools.product(LEVELS, LEVELS):
-            in_x = high[x] if level_x == "high" else ~high[x]
-            in_y = high[y] if level_y == "high" else ~high[y]
-            fraction = float((in_x & in_y).mean()) if n else math.nan
-            rows.append((x, level_x, y, level_y, fraction))
-    return pd.DataFrame(rows, columns=["reward_x", "level_x", "reward_y", "level_y", "fraction"])
+    if not thresholds:
+        return {}
+    n = len(rewards[next(iter(thresholds))])
+    weights = np.ones(n) if weights is None else finite_rewards(weights, n)
+    high = np.stack(
+        [finite_rewards(rewards[name], n) >= threshold for name, threshold in thresholds.items()]
+    )
+    total = weights.sum()
+    cells = {}
+    for levels in itertools.product(LEVELS, repeat=len(thresholds)):
+        wanted = np.array([level == "high" for level in levels])[:, None]
+        in_cell = (high == wanted).all(axis=0)
+        fraction = float(weights[in_cell].sum() / total) if total > 0 else math.nan
+        cells[cell_name(dict(zip(thresholds, levels, strict=True)))] = fraction
+    return cells

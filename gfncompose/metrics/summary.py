@@ -13,11 +13,6 @@ from .molecules import MoleculeSet
 from .scores import TOP_K, finite_rewards, reward_cells, top_k_mean_reward
 
 
-def cell_name(reward_x: str, level_x: str, reward_y: str, level_y: str) -> str:
-    """Column of a reward cell in a summary row, e.g. ``qed=high,sa=low``."""
-    return f"{reward_x}={level_x},{reward_y}={level_y}"
-
-
 def summarize(
     molecules: MoleculeSet,
     scores: Mapping[str, np.ndarray] | None = None,
@@ -25,6 +20,7 @@ def summarize(
     reference: MoleculeSet | None = None,
     k: int = TOP_K,
     seed: int = 0,
+    mode_thresholds: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """Every metric of ``molecules`` as one row ``{column: value}``.
 
@@ -33,14 +29,17 @@ def summarize(
     ``internal_diversity``, ``scaffolds``, ``scaffold_entropy``; for each score
     (``scores``: name -> ``[N]`` per-sample values) ``mean_<name>`` over the valid
     samples, ``top<k>_mean_<name>`` and ``top<k>_diversity_<name>``; for each of
-    ``thresholds`` (names of scores -> threshold) ``modes_<name>`` (at the default mode
-    similarity); and for each pair of thresholded scores the fraction of valid samples
-    in each high/low cell, named by ``cell_name``. Undefined values (no valid sample)
+    ``thresholds`` (names of scores -> threshold) and of ``mode_thresholds``
+    ``modes_<name>``: the modes (``number_of_modes``) with reward at or above its
+    ``mode_thresholds`` entry (default: its threshold); and the fraction of valid
+    samples in each of the ``2^k`` joint high/low cells of the ``k`` thresholded scores
+    (``reward_cells``), e.g. ``qed=high,sa=low``. Undefined values (no valid sample)
     are NaN. ``seed`` fixes the subsample of ``internal_diversity`` on large sets.
     """
     scores = dict(scores or {})
     thresholds = dict(thresholds or {})
-    unknown = [name for name in thresholds if name not in scores]
+    mode_thresholds = {**thresholds, **(mode_thresholds or {})}
+    unknown = [name for name in mode_thresholds if name not in scores]
     if unknown:
         raise ValueError(f"thresholds for {unknown}, which are not among the scores")
     row: dict[str, float] = {
@@ -63,9 +62,7 @@ def summarize(
         row[f"mean_{name}"] = float(valid_scores[name].mean()) if molecules.n_valid else math.nan
         row[f"top{k}_mean_{name}"] = top_k_mean_reward(molecules, values, k)
         row[f"top{k}_diversity_{name}"] = top_k_diversity(molecules, values, k)
-    for name, threshold in thresholds.items():
+    for name, threshold in mode_thresholds.items():
         row[f"modes_{name}"] = number_of_modes(molecules, scores[name], threshold)
-    cells = reward_cells({name: valid_scores[name] for name in thresholds}, thresholds)
-    for cell in cells.itertuples(index=False):
-        row[cell_name(cell.reward_x, cell.level_x, cell.reward_y, cell.level_y)] = cell.fraction
+    row.update(reward_cells(valid_scores, thresholds))
     return row

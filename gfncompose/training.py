@@ -1,0 +1,343 @@
+"""One training loop for every model of the package: the base GFlowNets and the classifier.
+
+The losses are functions of given trajectories (:mod:`~gfncompose.trajectory_balance`,
+:mod:`~gfncompose.classifier_training`); :class:`TrainingLoop` owns the rest: the
+optimiser's learning-rate schedule, the EMA copy, the progress bar, the random stream
+and the :class:`Checkpointer`. The loop stays in the caller's hands::
+
+    loop = TrainingLoop(gfn, optimizer, config.steps, config.seed, ...)
+    for step in loop:
+        trajectories = sample_trajectories(gfn, config.batch_size, config.epsilon, loop.generator)
+        loss = trajectory_balance_loss(gfn, trajectories, log_reward, config.beta)
+        loss.backward()
+        loop.step(loss=loss.item())
+
+Randomness flows through ``loop.generator`` (a ``torch.Generator`` seeded from the config and
+saved in every checkpoint), so a resumed run reproduces an uninterrupted one exactly and no
+function here touches the global RNG. :func:`train_gflownet` and :func:`train_classifier`
+are this loop written out for the two models.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from .checkpoint import check_resumable, load_checkpoint, save_checkpoint
+from .classifier import Classifier
+from .classifier_training import classifier_loss, joint_weight
+from .errors import UserError
+from .policy import GFlowNet, Policy
+from .sampler import sample_trajectories
+from .trajectory_balance import LogReward, trajectory_balance_loss
+
+CHECKPOINT_SECONDS = 60.0
+"""Default longest time between checkpoints: a crash loses at most about a minute of training."""
+
+CHECKPOINT_STEPS = 500
+"""Default most steps between checkpoints (whichever of steps and seconds comes first)."""
+
+
+@dataclass
+class TrainConfig:
+    """Budget and optimiser settings of one base GFlowNet.
+
+    ``epsilon``: probability of a uniform random action while sampling training
+    trajectories (trajectory balance is off-policy, so this is only exploration).
+    ``ema_rate``: if set, keep an exponential moving average copy for sampling.
+    ``decay``: fraction of the steps, at the end, over which the learning rates fall
+    to 0 along a cosine (0: constant rates).
+    """
+
+    steps: int = 2000
+    batch_size: int = 16
+    lr: float = 1e-3
+    lr_log_Z: float = 0.1
+    beta: float = 1.0
+    epsilon: float = 0.0
+    ema_rate: float | None = None
+    decay: float = 0.0
+    seed: int = 0
+    checkpoint_every: int = CHECKPOINT_STEPS
+    checkpoint_seconds: float = CHECKPOINT_SECONDS
+
+
+@dataclass
+class ClassifierConfig:
+    """Budget of classifier training. ``ramp``: fraction of steps over which the joint loss
+    weight grows from 0 to 1; ``decay``: fraction of steps, at the end, over which the
+    learning rate falls from ``lr`` to 0 along a cosine; ``ema_rate``: rate of the
+    target copy."""
+
+    steps: int = 2000
+    batch_size: int = 16
+    lr: float = 1e-3
+    ramp: float = 0.2
+    decay: float = 0.5
+    ema_rate: float = 0.995
+    seed: int = 0
+    checkpoint_every: int = CHECKPOINT_STEPS
+    checkpoint_seconds: float = CHECKPOINT_SECONDS
+
+
+def lr_factor(step: int, steps: int, decay: float) -> float:
+    """Multiplier of the learning rate at ``step``: 1 until the last ``decay`` fraction of the
+    ``steps``, then a cosine down to 0.
+
+    A constant rate leaves a model at a noise floor of its stochastic gradients that more
+    steps do not lower; decaying it averages that noise out.
+    """
+    decay_steps = int(decay * steps)
+    into = step - (steps - decay_steps)
+    if into < 0:
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * into / decay_steps))
+
+
+def ema_update(target: torch.nn.Module, source: torch.nn.Module, rate: float) -> None:
+    """``θ_target ← rate · θ_target + (1 − rate) · θ_source``."""
+    with torch.no_grad():
+        for t, s in zip(target.parameters(), source.parameters(), strict=True):
+            t.lerp_(s, 1.0 - rate)
+
+
+def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` without gradients that shares its environment (an EMA copy)."""
+    env = getattr(model, "env", None)
+    target = copy.deepcopy(model, memo={id(env): env} if env is not None else None)
+    return target.requires_grad_(False)
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Within the block the global RNG is seeded with ``seed`` (for a network's initial
+    weights, drawn by ``torch.nn`` from the global stream); the caller's RNG state is
+    restored on exit."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+class Checkpointer:
+    """Writes a training state atomically every ``every_steps`` steps or every
+    ``every_seconds`` seconds, whichever comes first, and reads it back to resume."""
+
+    def __init__(self, path: str | Path, every_steps: int, every_seconds: float):
+        self.path = Path(path)
+        self.every_steps = every_steps
+        self.every_seconds = every_seconds
+        self._saved_step = 0
+        self._saved_at = time.monotonic()
+
+    def due(self, step: int) -> bool:
+        """Whether a state at ``step`` (steps done) should be written now."""
+        return (
+            step - self._saved_step >= self.every_steps
+            or time.monotonic() - self._saved_at >= self.every_seconds
+        )
+
+    def save(self, step: int, state: dict[str, Any]) -> None:
+        """Write ``state`` (which records ``step``) atomically."""
+        save_checkpoint(self.path, state)
+        self._saved_step, self._saved_at = step, time.monotonic()
+
+    def load(self, map_location: torch.device) -> dict[str, Any] | None:
+        """The saved state, or ``None`` when there is none yet."""
+        if not self.path.is_file():
+            return None
+        state = load_checkpoint(self.path, map_location=map_location)
+        self._saved_step, self._saved_at = state["step"], time.monotonic()
+        return state
+
+
+class TrainingLoop:
+    """Iterate over the steps still to do; :meth:`step` after each loss's ``backward()``.
+
+    Owns the optimiser's schedule (each group's rate times :func:`lr_factor`), the EMA
+    copy ``ema`` (updated after every optimiser step at ``ema_rate``), ``generator``
+    (seeded with ``seed``), the per-step ``history`` of logged values, the progress bar
+    and checkpoints. With a ``checkpointer`` whose file exists, the loop resumes from it
+    (refusing a checkpoint written with another ``config``) and restores the model, the
+    optimiser, the EMA copy, the history and the generator, so the rest of the run is
+    identical to an uninterrupted one. A final checkpoint is written when the loop ends.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        config: TrainConfig | ClassifierConfig,
+        *,
+        ema: torch.nn.Module | None = None,
+        ema_rate: float | None = None,
+        checkpointer: Checkpointer | None = None,
+        model_config: Mapping[str, Any] | None = None,
+        progress: bool = True,
+        desc: str = "training",
+    ):
+        device = next(model.parameters()).device
+        self.model, self.optimizer, self.config = model, optimizer, config
+        self.ema, self.ema_rate = ema, ema_rate
+        self.checkpointer = checkpointer
+        self.model_config = dict(model_config or {})
+        self.generator = torch.Generator(device=device).manual_seed(config.seed)
+        self.history: list[dict[str, float]] = []
+        self.start = 0
+        self._initial_lr = [group["lr"] for group in optimizer.param_groups]
+        self._progress, self._desc = progress, desc
+        self._bar: tqdm | None = None
+        self._step = 0
+        if checkpointer is not None:
+            state = checkpointer.load(map_location=device)
+            if state is not None:
+                self._restore(state)
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        check_resumable(self.checkpointer.path, state["train_config"], asdict(self.config))
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.generator.set_state(state["generator"].cpu())
+        self.start, self.history = state["step"], state["history"]
+
+    def state(self, step: int) -> dict[str, Any]:
+        """Everything a checkpoint holds after ``step`` steps."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "generator": self.generator.get_state(),
+            "step": step,
+            "history": self.history,
+            "train_config": asdict(self.config),
+            "model_config": self.model_config,
+        }
+
+    def __iter__(self) -> Iterator[int]:
+        steps = self.config.steps
+        self._bar = tqdm(
+            total=steps,
+            initial=self.start,
+            disable=not self._progress,
+            desc=self._desc,
+            unit="step",
+        )
+        with self._bar:
+            for step in range(self.start, steps):
+                self._step = step
+                factor = lr_factor(step, steps, self.config.decay)
+                for group, lr in zip(self.optimizer.param_groups, self._initial_lr, strict=True):
+                    group["lr"] = lr * factor
+                yield step
+        if self.checkpointer is not None:
+            self.checkpointer.save(steps, self.state(steps))
+
+    def step(self, **logged: float) -> None:
+        """Apply the gradients of this step's loss, update the EMA copy, record ``logged``
+        in the history and the progress bar, and checkpoint when due."""
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        if self.ema is not None:
+            ema_update(self.ema, self.model, self.ema_rate)
+        self.history.append(logged)
+        self._bar.update()
+        self._bar.set_postfix({k: f"{v:.3g}" for k, v in logged.items()}, refresh=False)
+        done = self._step + 1
+        if (
+            self.checkpointer is not None
+            and done < self.config.steps
+            and self.checkpointer.due(done)
+        ):
+            self.checkpointer.save(done, self.state(done))
+
+
+def _checkpointer(path: str | Path | None, config) -> Checkpointer | None:
+    if path is None:
+        return None
+    return Checkpointer(path, config.checkpoint_every, config.checkpoint_seconds)
+
+
+def train_gflownet(
+    gfn: GFlowNet,
+    log_reward: LogReward,
+    config: TrainConfig,
+    checkpoint: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[GFlowNet, list[dict[str, float]]]:
+    """Train ``gfn`` by trajectory balance; returns the sampling model and the per-step
+    history (``loss``, ``log_Z``).
+
+    The sampling model is the EMA copy when ``config.ema_rate`` is set, else ``gfn``.
+    With ``checkpoint``, the run is saved and resumed as :class:`TrainingLoop` describes.
+    """
+    params = [p for name, p in gfn.named_parameters() if name != "log_Z"]
+    optimizer = torch.optim.Adam(
+        [{"params": params, "lr": config.lr}, {"params": [gfn.log_Z], "lr": config.lr_log_Z}]
+    )
+    ema = frozen_copy(gfn) if config.ema_rate is not None else None
+    loop = TrainingLoop(
+        gfn,
+        optimizer,
+        config,
+        ema=ema,
+        ema_rate=config.ema_rate,
+        checkpointer=_checkpointer(checkpoint, config),
+        model_config=gfn.config,
+        progress=progress,
+        desc="trajectory balance",
+    )
+    for _ in loop:
+        trajectories = sample_trajectories(gfn, config.batch_size, config.epsilon, loop.generator)
+        loss = trajectory_balance_loss(gfn, trajectories, log_reward, config.beta)
+        loss.backward()
+        loop.step(loss=loss.item(), log_Z=gfn.log_Z.item())
+    return (ema if ema is not None else gfn), loop.history
+
+
+def train_classifier(
+    classifier: Classifier,
+    bases: Mapping[str, Policy],
+    config: ClassifierConfig,
+    checkpoint: str | Path | None = None,
+    progress: bool = True,
+) -> list[dict[str, float]]:
+    """Train ``classifier`` on on-policy trajectories of ``bases``; returns the per-step loss
+    parts. The EMA copy is the target of the soft labels (DESIGN §3)."""
+    missing = [n for n in classifier.base_names if n not in bases]
+    if missing:
+        raise UserError(f"the classifier's bases {missing} have no policy")
+    policies = [bases[name] for name in classifier.base_names]
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=config.lr)
+    target = frozen_copy(classifier)
+    loop = TrainingLoop(
+        classifier,
+        optimizer,
+        config,
+        ema=target,
+        ema_rate=config.ema_rate,
+        checkpointer=_checkpointer(checkpoint, config),
+        model_config=classifier.config,
+        progress=progress,
+        desc="classifier",
+    )
+    for step in loop:
+        trajectories = [
+            sample_trajectories(p, config.batch_size, generator=loop.generator) for p in policies
+        ]
+        weight = joint_weight(step, config.steps, config.ramp)
+        loss, parts = classifier_loss(
+            classifier, target, policies, trajectories, weight, loop.generator
+        )
+        loss.backward()
+        loop.step(**parts)
+    return loop.history

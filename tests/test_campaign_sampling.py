@@ -1,0 +1,86 @@
+"""Sample sets are chunks with seeds of their own: a rerun after a crash samples only the
+missing chunks, and the set does not depend on where or in which order chunks ran."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pandas as pd
+import pytest
+
+import gfncompose.campaign.runner as runner_module
+from gfncompose.campaign import CampaignRunner, load_campaign
+from gfncompose.campaign.sampling import chunk_seed, chunk_sizes
+
+CAMPAIGN = """
+seed = 2
+[environment]
+kind = "fragments"
+max_fragments = 2
+[rewards.qed]
+[rewards.sa]
+[training]
+steps = 3
+batch_size = 4
+hidden = 16
+num_layers = 1
+[bases.qed]
+rewards = ["qed"]
+[bases.sa]
+rewards = ["sa"]
+[classifier]
+steps = 3
+batch_size = 4
+hidden = 16
+num_layers = 1
+[sampling]
+batch_size = 5
+base_samples = 5
+[compositions.both]
+expr = "harmonic_mean(qed, sa)"
+samples = 13
+"""
+
+
+class Crash(Exception):
+    pass
+
+
+def test_chunks_cover_the_set_and_have_distinct_stable_seeds():
+    assert chunk_sizes(13, 5) == [5, 5, 3]
+    assert chunk_sizes(10, 5) == [5, 5]
+    seeds = {chunk_seed(0, name, i) for name in ("a", "b") for i in range(50)}
+    assert len(seeds) == 100
+    assert chunk_seed(3, "both", 7) == chunk_seed(3, "both", 7)
+    assert chunk_seed(3, "both", 7) != chunk_seed(4, "both", 7)
+
+
+def test_a_rerun_after_a_crash_samples_only_the_missing_chunks(tmp_path, monkeypatch):
+    path = tmp_path / "campaign.toml"
+    path.write_text(textwrap.dedent(CAMPAIGN))
+    straight = CampaignRunner(load_campaign(path, output=tmp_path / "straight"), progress=False)
+    expected = pd.read_csv(straight.sample("both"), keep_default_na=False)
+
+    calls = []
+    original = runner_module.sample_chunk
+
+    def crashing_after_two(*args):
+        if len(calls) == 2:
+            raise Crash
+        calls.append(args[-1])  # the chunk's seed
+        return original(*args)
+
+    campaign = load_campaign(path, output=tmp_path / "resumed")
+    CampaignRunner(campaign, progress=False).train_classifier()
+    monkeypatch.setattr(runner_module, "sample_chunk", crashing_after_two)
+    with pytest.raises(Crash):
+        CampaignRunner(campaign, progress=False).sample("both")
+    assert len(list((tmp_path / "resumed" / "samples" / "both.chunks").iterdir())) == 2
+
+    calls.clear()
+    got = pd.read_csv(
+        CampaignRunner(campaign, progress=False).sample("both"), keep_default_na=False
+    )
+    assert calls == [chunk_seed(2, "both", 2)]  # the third chunk only
+    pd.testing.assert_frame_equal(got, expected)
+    assert not (tmp_path / "resumed" / "samples" / "both.chunks").exists()
