@@ -163,7 +163,7 @@ def compare_exact(env, bases) -> dict:
     worst = {"path": 0.0, "generator_head": 0.0}
     for composition in COMPOSITIONS:
         target = composition_distribution(dists, composition)
-        path = GuidedPolicy(bases, clf, composition)
+        path = GuidedPolicy(bases, clf, composition, "successors")
         log_g = clf.log_generator_posterior(graph.states, composition.bases)
         log_q_child = clf._tables(composition)[1].float()
         child = graph.child.clamp_min(0)

@@ -31,7 +31,12 @@ from contextlib import AbstractContextManager
 import torch
 from torch import nn
 
-from .composition import Composition, log_observation_likelihood, observation_cells
+from .composition import (
+    Composition,
+    log_observation_likelihood,
+    log_observation_probs,
+    observation_cells,
+)
 from .envs.base import Environment, States
 from .errors import UserError
 from .memo import StatesMemo
@@ -115,7 +120,7 @@ class Classifier(nn.Module):
         Returns:
             ``[..., C]``.
         """
-        log_p = torch.log_softmax(phi[..., :, None, :] + log_weights[..., None, :, :], dim=-1)
+        log_p = log_observation_probs(phi[..., :, None, :], log_weights[..., None, :, :])
         per_atom = sum(log_p[..., :, k, :][..., cells[:, k]] for k in range(cells.shape[1]))
         return torch.logsumexp(log_pi[..., :, None] + per_atom, dim=-2)
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from .classifier import Classifier
+from .composition import log_observation_probs
 from .envs.base import States
 from .policy import Policy
 from .sampler import Trajectories
@@ -68,7 +69,7 @@ def sample_weights(
 
 def soft_labels(terminal_logits: torch.Tensor, weights: torch.Tensor, cells: torch.Tensor):
     """``Π_k p(y_k | x)`` for every cell: ``[B, C]`` from logits ``[B, m]`` and ω ``[B, n, m]``."""
-    log_p = torch.log_softmax(terminal_logits[:, None, :] + weights.log(), dim=-1)  # [B, n, m]
+    log_p = log_observation_probs(terminal_logits[:, None, :], weights.log())  # [B, n, m]
     n = weights.shape[1]
     per_slot = torch.stack([log_p[:, k, cells[:, k]] for k in range(n)], dim=0)  # [n, B, C]
     return per_slot.sum(0).exp()

@@ -139,6 +139,20 @@ def compose(
     return Composition(bases, y, tuple(rows), label)
 
 
+def log_observation_probs(log_posterior: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
+    """The observation model ``log p(y_k = i | x) = log softmax(log p(i | x) + log ω^(k))_i``.
+
+    Args:
+        log_posterior: ``[..., m]``, ``log p(i | x)`` up to a per-row constant (a classifier's
+            terminal logits ``f(x)`` are one).
+        log_weights: ``[..., m]``, ``log ω^(k)``; broadcast against ``log_posterior``.
+
+    Returns:
+        ``[..., m]``, normalised over the last axis.
+    """
+    return torch.log_softmax(log_posterior + log_weights, dim=-1)
+
+
 def log_observation_likelihood(
     log_posterior: torch.Tensor, composition: Composition
 ) -> torch.Tensor:
@@ -154,7 +168,7 @@ def log_observation_likelihood(
     log_w = composition.log_weights(log_posterior.device, log_posterior.dtype)
     total = torch.zeros(log_posterior.shape[0], device=log_posterior.device)
     for k, i in enumerate(composition.y_index):
-        total = total + torch.log_softmax(log_posterior + log_w[k], dim=1)[:, i]
+        total = total + log_observation_probs(log_posterior, log_w[k])[:, i]
     return total
 
 

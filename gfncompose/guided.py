@@ -32,6 +32,7 @@ whatever the acceptance rate.
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
@@ -47,6 +48,10 @@ from .policy import MASKED, Policy
 from .sampler import sample_actions
 
 GuidanceMode = Literal["successors", "action_head"]
+GUIDANCE_MODES: tuple[GuidanceMode, ...] = typing.get_args(GuidanceMode)
+DEFAULT_MODE: GuidanceMode = "action_head"
+"""The library's and the campaigns' default: as exact as ``successors`` with exact heads, and
+faster on molecules (one classifier pass per state instead of one per child scored)."""
 
 
 class CompositionClassifier(Protocol):
@@ -122,7 +127,7 @@ class GuidedPolicy:
         bases: Mapping[str, Policy],
         classifier: CompositionClassifier,
         composition: Composition,
-        mode: GuidanceMode = "successors",
+        mode: GuidanceMode = DEFAULT_MODE,
     ):
         missing = [n for n in composition.bases if n not in bases]
         unknown = [n for n in composition.bases if n not in classifier.base_names]
@@ -131,8 +136,8 @@ class GuidedPolicy:
                 f"{composition.label}: bases {missing or unknown} are not "
                 f"{'among the policies given' if missing else 'known to the classifier'}"
             )
-        if mode not in ("successors", "action_head"):
-            raise UserError(f"guidance mode must be 'successors' or 'action_head', got {mode!r}")
+        if mode not in GUIDANCE_MODES:
+            raise UserError(f"guidance mode must be one of {GUIDANCE_MODES}, got {mode!r}")
         self.bases = [bases[name] for name in composition.bases]
         self.env = self.bases[0].env
         self.classifier = classifier

@@ -67,17 +67,6 @@ def sample_actions(
 
 
 @runtime_checkable
-class ActionSampler(Protocol):
-    """A policy that samples its actions without the dense ``[B, A]`` log-probabilities."""
-
-    def sample_actions(
-        self, states: States, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """One action per state, ``LongTensor[B]``, distributed as ``exp(log_probs(s))``."""
-        ...
-
-
-@runtime_checkable
 class PathPolicy(Protocol):
     """A forward policy whose step depends on the path ``τ = (s_0 … s_t)`` taken so far.
 
@@ -119,8 +108,6 @@ def draw_actions(
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """One action per state from ``policy`` explored with ``epsilon``: ``LongTensor[B]``."""
-    if epsilon == 0.0 and isinstance(policy, ActionSampler):
-        return policy.sample_actions(states, generator)
     mask = policy.env.forward_mask(states)
     return sample_actions(explore(policy.log_probs(states), mask, epsilon), generator)
 

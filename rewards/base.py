@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -24,6 +23,7 @@ import torch
 from rdkit import Chem, rdBase
 
 from ..errors import UserError
+from ..lru import LRUCache
 from .parallel import ScoringPool, available_workers
 
 REWARD_FLOOR = 1e-6
@@ -88,29 +88,6 @@ class Reward(ABC):
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-class _LRUCache:
-    """A dict that forgets its least recently used entry beyond ``maxsize`` entries."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._data: OrderedDict[str, float] = OrderedDict()
-
-    def get(self, key: str) -> float | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
-
-    def put(self, key: str, value: float) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        if len(self._data) > self.maxsize:
-            self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
 class CachedReward(Reward):
     """A reward computed one molecule at a time, cached by canonical SMILES.
 
@@ -131,12 +108,12 @@ class CachedReward(Reward):
 
     def __init__(self) -> None:
         self.name = self.kind
-        self._cache = _LRUCache(CACHE_SIZE)
+        self._cache: LRUCache[str, float] = LRUCache(CACHE_SIZE)
         self._pool = None
 
     def clear_cache(self) -> None:
         """Forget every cached score."""
-        self._cache = _LRUCache(self._cache.maxsize)
+        self._cache = LRUCache(self._cache.maxsize)
 
     def score_mol(self, mol: Chem.Mol) -> float:
         """Raw score of one sanitized, non-empty molecule (may raise; may be below the floor)."""
@@ -162,7 +139,7 @@ class CachedReward(Reward):
                 key = canonical_smiles(mol)
                 if key is None:
                     continue
-                cached = self._cache.get(key)
+                cached = self._cache.peek(key)
                 if cached is not None:
                     values[index] = cached
                 elif key in positions:
@@ -194,7 +171,7 @@ class CachedReward(Reward):
     def __getstate__(self) -> dict:
         # Pool workers get a copy of the reward: without its cache, and without the pool.
         state = self.__dict__.copy()
-        state["_cache"] = _LRUCache(self._cache.maxsize)
+        state["_cache"] = LRUCache(self._cache.maxsize)
         state["_pool"] = None
         return state
 

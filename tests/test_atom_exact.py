@@ -100,7 +100,7 @@ def test_exact_classifier_guidance_matches_the_composition_formula(env, bases, c
     formula = numerator / (alpha * a + (1 - alpha) * b)
     formula = formula / formula.sum()
     torch.testing.assert_close(composition_distribution(p, composition), formula)
-    guided = GuidedPolicy(bases=bases, classifier=clf, composition=composition)
+    guided = GuidedPolicy(bases=bases, classifier=clf, composition=composition, mode="successors")
     assert l1(exact.terminal_distribution(env, guided), formula) < EXACT_L1
 
 

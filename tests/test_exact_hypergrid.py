@@ -103,7 +103,9 @@ def test_guidance_is_exact_for_untrained_bases(env, composition, mode):
 
 
 def test_mixture_chain_terminal_distribution_is_the_mixture(env, bases, clf):
-    guided = GuidedPolicy(bases=bases, classifier=clf, composition=mixture("a", "b"))
+    guided = GuidedPolicy(
+        bases=bases, classifier=clf, composition=mixture("a", "b"), mode="successors"
+    )
     dists = clf.terminal_distributions()
     assert l1(exact.terminal_distribution(env, guided), (dists["a"] + dists["b"]) / 2) < EXACT_L1
 
@@ -113,7 +115,7 @@ def test_sampled_distribution_is_within_the_noise_of_exact_draws(env, bases):
     are as far from the exact guided law as 20,000 exact draws are, within a factor 2
     (each L1 is a random variable of relative spread well under 50% at this size)."""
     clf = exact.classifier(env, bases)
-    guided = GuidedPolicy(bases, clf, harmonic_mean("a", "b"))
+    guided = GuidedPolicy(bases, clf, harmonic_mean("a", "b"), mode="successors")
     law = exact.terminal_distribution(env, guided)
     g = torch.Generator().manual_seed(0)
     estimate = exact.sampled_distribution(env, guided, 20_000, batch_size=5_000, generator=g)

@@ -108,7 +108,10 @@ def test_exact_classifier_guidance_matches_the_composition_formula(
         composition_distribution({"a": p1, "b": p2}, composition), formula, atol=1e-12
     )
     guided = GuidedPolicy(
-        bases=bases, classifier=exact.classifier(env, bases), composition=composition
+        bases=bases,
+        classifier=exact.classifier(env, bases),
+        composition=composition,
+        mode="successors",
     )
     got = exact.terminal_distribution(env, guided)
     assert (got - formula).abs().sum().item() < EXACT

@@ -76,7 +76,7 @@ def test_rejection_draws_follow_the_dense_guided_policy_on_the_grid(
     paths, and their mixture, give the same law."""
     monkeypatch.setattr(guided_module, "PROPOSAL_ROUNDS", rounds)
     env, bases, clf = grid
-    policy = GuidedPolicy(bases, clf, composition)
+    policy = GuidedPolicy(bases, clf, composition, mode="successors")
     states = sample_trajectories(UniformPolicy(env), 4).states
     assert_draws_follow(policy, states, draws_per_state=20_000)
     assert policy.stats.proposals > 0
@@ -94,7 +94,7 @@ def test_sampled_terminal_objects_follow_the_composition_formula(grid, random_gr
     composition = contrast("a", "b", alpha=0.05)
     torch.manual_seed(0)
     n = 40_000
-    x = sample_terminal(GuidedPolicy(bases, clf, composition), n, batch_size=10_000)
+    x = sample_terminal(GuidedPolicy(bases, clf, composition, "successors"), n, batch_size=10_000)
     keys = torch.tensor(env.state_keys(x))
     empirical = torch.bincount(keys, minlength=36).double() / n
     expected = composition_distribution(clf.terminal_distributions(), composition)

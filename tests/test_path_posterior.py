@@ -26,7 +26,9 @@ def test_carried_context_is_the_posterior_of_the_base_given_the_path():
     env = AtomEnv(atoms=("C", "N", "O"), max_atoms=4)
     g = torch.Generator().manual_seed(3)
     bases = {name: exact.random_policy(env, g) for name in "ab"}
-    policy = GuidedPolicy(bases, exact.classifier(env, bases), harmonic_mean("a", "b"))
+    policy = GuidedPolicy(
+        bases, exact.classifier(env, bases), harmonic_mean("a", "b"), "successors"
+    )
     n = 64
     states, context = env.initial_states(n), policy.initial_context(n)
     path_probs = torch.ones(n, 2, dtype=torch.float64)

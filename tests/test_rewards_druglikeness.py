@@ -74,7 +74,7 @@ def test_cache_forgets_least_recently_used():
     reward._cache.maxsize = 2
     reward.score([Chem.MolFromSmiles(s) for s in ["C", "CC", "CCC"]])
     assert len(reward._cache) == 2
-    assert reward._cache.get("C") is None and reward._cache.get("CCC") is not None
+    assert reward._cache.peek("C") is None and reward._cache.peek("CCC") is not None
 
 
 def test_score_smiles_matches_molecules_and_names_bad_entry():

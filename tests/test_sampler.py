@@ -28,7 +28,9 @@ def test_an_explicit_generator_reproduces_samples_and_leaves_the_global_stream_a
     env = HyperGrid(ndim=2, horizon=6)
     g = torch.Generator().manual_seed(0)
     bases = {name: exact.random_policy(env, g) for name in "ab"}
-    guided = GuidedPolicy(bases, exact.classifier(env, bases), harmonic_mean("a", "b"))
+    guided = GuidedPolicy(
+        bases, exact.classifier(env, bases), harmonic_mean("a", "b"), "successors"
+    )
     for policy in (bases["a"], guided):
         global_state = torch.get_rng_state()
         first = sample_trajectories(policy, 32, generator=torch.Generator().manual_seed(7))

@@ -22,7 +22,7 @@ from typing import Any
 from ..classifier import Classifier
 from ..composition import Composition
 from ..errors import UserError
-from ..guided import GuidanceMode
+from ..guided import DEFAULT_MODE, GUIDANCE_MODES, GuidanceMode
 from ..metrics import RADIUS
 from ..policy import GFlowNet
 from ..training import ClassifierConfig, TrainConfig
@@ -344,9 +344,9 @@ class _Parser:
             raise bases_table.error(f"a campaign needs at least two bases, got {list(bases)}")
         classifier = self.classifier(top.table("classifier"), seed)
         sampling = top.table("sampling")
-        mode = sampling.get("mode", str, "action_head")
-        if mode not in ("action_head", "successors"):
-            raise sampling.error(f"must be 'action_head' or 'successors', got {mode!r}", "mode")
+        mode = sampling.get("mode", str, DEFAULT_MODE)
+        if mode not in GUIDANCE_MODES:
+            raise sampling.error(f"must be one of {GUIDANCE_MODES}, got {mode!r}", "mode")
         batch_size = sampling.get("batch_size", int, 256)
         self.positive(sampling, "batch_size", batch_size)
         base_samples = sampling.get("base_samples", int, 1000)
