@@ -115,6 +115,19 @@ def test_vocabulary_path_is_relative_to_the_campaign_file(tmp_path):
     assert campaign.environment["vocabulary"] == str(tmp_path / "frags.csv")
 
 
+def test_fingerprints_follow_a_files_content_not_its_folder(tmp_path):
+    """The same campaign run from another folder reuses its work; an edited file does not."""
+    text = MINIMAL.replace("max_fragments = 3", 'vocabulary = "frags.csv"')
+    prints = {}
+    for folder, fragments in (("a", "*c1ccccc1"), ("b", "*c1ccccc1"), ("c", "*c1ccncc1")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "frags.csv").write_text(f"smiles\n{fragments}\n")
+        campaign = load_campaign(write(tmp_path / folder, text))
+        prints[folder] = [campaign.fingerprint(w) for w in ("base:qed", "classifier")]
+    assert prints["a"] == prints["b"]
+    assert all(x != y for x, y in zip(prints["a"], prints["c"], strict=True))
+
+
 BASES = ("qed", "sa", "mw")
 
 

@@ -160,7 +160,7 @@ class Campaign:
     def fingerprint(self, what: str, *extra: Any) -> str:
         """A short hash of everything that determines an artifact; equal hashes mean the
         artifact can be reused. ``what``: ``"base:NAME"``, ``"baseline"`` or ``"classifier"``."""
-        env = {"environment": self.environment, "files": self.file_hashes, "seed": self.seed}
+        env = {"environment": self.environment, "seed": self.seed}
         if what == "classifier":
             parts = [self.fingerprint(f"base:{n}") for n in self.bases]
             payload = {**env, "bases": parts, "classifier": asdict(self.classifier)}
@@ -169,8 +169,19 @@ class Campaign:
             rewards = {label: self.rewards[label] for label in base.rewards}
             payload = {**env, "base": asdict(base), "rewards": rewards}
         payload["extra"] = [str(e) for e in extra]
-        text = json.dumps(payload, sort_keys=True, default=str)
+        text = json.dumps(self._by_content(payload), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def _by_content(self, value: Any) -> Any:
+        """``value`` with every input file's path replaced by its content hash, so that a
+        campaign whose files move (another folder, another machine) reuses its work."""
+        if isinstance(value, Mapping):
+            return {k: self._by_content(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._by_content(v) for v in value]
+        if isinstance(value, str) and value in self.file_hashes:
+            return f"sha256:{self.file_hashes[value]}"
+        return value
 
 
 def load_campaign(
