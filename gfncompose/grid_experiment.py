@@ -23,7 +23,7 @@ from .guided import GuidedPolicy
 from .policy import GFlowNet
 from .rewards.grid import paper_grid_rewards
 from .sampler import sample_terminal
-from .training import ClassifierConfig, TrainConfig, train_classifier, train_gflownet
+from .training import ClassifierConfig, TrainConfig, seeded, train_classifier, train_gflownet
 
 ALPHAS = (0.05, 0.5, 0.95)
 """The paper's weights for the harmonic means and contrasts of the two-base pair."""
@@ -128,7 +128,6 @@ def run(config: GridExperiment, progress: bool = True) -> dict:
     ``distributions`` (``{title: [horizon**2]}``, for plots), ``bases``, ``classifiers``
     (per group) and wall times ``seconds``.
     """
-    torch.manual_seed(config.seed)
     env = HyperGrid(ndim=2, horizon=config.horizon, device=config.device)
     xs = env.terminal_states()
     rewards = paper_grid_rewards(config.horizon)
@@ -138,8 +137,9 @@ def run(config: GridExperiment, progress: bool = True) -> dict:
     result: dict = {"base_l1": {}, "compositions": {}, "distributions": {}, "seconds": {}}
     bases, learned, true = {}, {}, {}
     start = time.perf_counter()
-    for name in names:
-        gfn = GFlowNet(env, config.hidden, config.num_layers).to(config.device)
+    for index, name in enumerate(names):
+        with seeded(config.seed + index):  # initial weights, whatever ran before
+            gfn = GFlowNet(env, config.hidden, config.num_layers).to(config.device)
         bases[name], _ = train_gflownet(gfn, rewards[name], config.base_config(), progress=progress)
         learned[name] = exact.terminal_distribution(env, bases[name])
         true[name] = torch.softmax(rewards[name](xs).double().cpu(), 0)
@@ -153,12 +153,13 @@ def run(config: GridExperiment, progress: bool = True) -> dict:
     result["classifiers"] = {}
     for group, comps in config.groups.items():
         members = list(dict.fromkeys(n for c in comps for n in c.bases))
-        clf = Classifier(
-            env,
-            members,
-            n_observations=max(len(c.y) for c in comps),
-            hidden=config.classifier_hidden,
-        ).to(config.device)
+        with seeded(config.seed):
+            clf = Classifier(
+                env,
+                members,
+                n_observations=max(len(c.y) for c in comps),
+                hidden=config.classifier_hidden,
+            ).to(config.device)
         train = ClassifierConfig(
             steps=config.classifier_steps, batch_size=config.batch_size, seed=config.seed
         )
