@@ -46,3 +46,14 @@ def test_the_paper_experiment_runs_from_one_command_and_reports_the_eight_cells(
     assert {"smiles", "seh", "sa", "qed"} <= set(molecules.columns)
     assert molecules["seh"].between(1e-4, 100).all()  # clip(proxy / 8, 1e-4, 100)
     assert (out / "report" / "density_seh_sa.png").is_file()
+
+
+def test_missing_published_files_are_one_error_naming_each_before_any_work(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "sculpting-seh", "--budget", "0.0005", "-o", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err
+    assert "blocks_PDB_105.json" in error and "best_params.pkl.gz" in error
+    assert "Traceback" not in error
+    assert list(tmp_path.iterdir()) == []
