@@ -7,7 +7,9 @@ sanitize) them: the parent's share of the work stays small.
 Used by ``CachedReward`` only for reward types and batch sizes where
 ``benchmarks/rewards.py`` measured a speed-up. Workers start with the
 ``forkserver`` method: forking a process that already runs torch threads can
-deadlock, and the one-time start-up cost is paid once per reward.
+deadlock, and the one-time start-up cost is paid once per reward. A worker exits on its
+own when the process that owns its pool is gone, however that process ended (a Ray worker
+is killed, not shut down), so no pool outlives its owner.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Protocol
@@ -35,17 +39,41 @@ CHUNKS_PER_WORKER = 4
 """Chunks per worker and batch: enough to even out slow molecules, few enough that
 per-task overhead stays negligible."""
 
+OWNER_POLL_SECONDS = 1.0
+"""How often a pool worker checks that the process owning its pool is still alive."""
+
 _worker_reward: UncachedScorer | None = None
+_cpu_limit: int | None = None
+
+
+def limit_workers(cpus: int | None) -> None:
+    """Let the pools this process starts from now on use at most ``cpus`` CPUs (``None``:
+    every CPU it may run on). A Ray task sets its allocation here, so that a reward in a
+    one-CPU task scores serially instead of starting workers on CPUs other tasks hold."""
+    global _cpu_limit
+    _cpu_limit = cpus
 
 
 def available_workers() -> int:
-    """CPUs this process may run on."""
-    return len(os.sched_getaffinity(0))
+    """CPUs this process may run on, at most the limit set by :func:`limit_workers`."""
+    cpus = len(os.sched_getaffinity(0))
+    return cpus if _cpu_limit is None else min(cpus, _cpu_limit)
 
 
-def _install(reward: UncachedScorer) -> None:
+def _exit_with(owner: int) -> None:
+    """Poll until process ``owner`` is gone, then end this worker at once."""
+    while True:
+        time.sleep(OWNER_POLL_SECONDS)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(0)
+
+
+def _install(reward: UncachedScorer, owner: int) -> None:
     global _worker_reward
     _worker_reward = reward
+    threading.Thread(target=_exit_with, args=(owner,), daemon=True).start()
 
 
 def _score_chunk(smiles: list[str]) -> list[float]:
@@ -72,7 +100,7 @@ class ScoringPool:
             self.workers,
             mp_context=context,
             initializer=_install,
-            initargs=(reward,),
+            initargs=(reward, os.getpid()),
         )
 
     def score(self, smiles: list[str]) -> list[float]:

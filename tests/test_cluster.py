@@ -24,6 +24,7 @@ from gfncompose.campaign import CampaignRunner, load_campaign
 from gfncompose.campaign.cluster import RayCluster
 from gfncompose.campaign.config import ClusterSpec, Resources
 from gfncompose.errors import UserError
+from gfncompose.rewards.parallel import available_workers
 
 CAMPAIGN = """
 seed = 5
@@ -156,6 +157,13 @@ def test_resources_that_no_node_has_are_refused_before_any_work(local_ray):
     message = r"\[cluster.base\] asks cpus=1, gpus=1 per task, which no node"
     with pytest.raises(UserError, match=message):
         RayCluster(spec)
+
+
+def test_reward_pools_in_a_task_use_only_the_task_s_cpus(local_ray):
+    cluster = RayCluster(ClusterSpec("local"))
+    pool_workers = lambda _: available_workers()  # noqa: E731 (a lambda travels by value)
+    assert cluster.map(pool_workers, [0, 1], Resources(cpus=1)) == [1, 1]
+    assert cluster.map(pool_workers, [0], Resources(cpus=2)) == [2]
 
 
 def test_an_unreachable_cluster_is_one_clear_error(monkeypatch):

@@ -1,15 +1,19 @@
 """The process pool gives exactly the serial scores; every reward survives pickling."""
 
+import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 from conftest import SHARED_DATA
 from rdkit import Chem
 
-from gfncompose.rewards import REWARD_FLOOR, REWARDS, base, make_reward
+from gfncompose.rewards import REWARD_FLOOR, REWARDS, base, make_reward, parallel
 from gfncompose.rewards.parallel import available_workers
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "example_molecules.csv"
@@ -19,6 +23,18 @@ PARAMS = {
     "smarts": {"forbid": ["[OH]"]},
     "seh": {"path": str(SEH_WEIGHTS)},
 }
+
+POOL_OWNER = """
+import time
+from rdkit import Chem
+from gfncompose.rewards import make_reward
+if __name__ == "__main__":
+    reward = make_reward("qed")
+    reward.parallel_min_batch = 1
+    reward.score([Chem.MolFromSmiles(s) for s in ("CCO", "c1ccccc1", "CCN", "CCCl")])
+    print(*reward._pool._executor._processes, flush=True)
+    time.sleep(600)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +65,25 @@ def test_pool_scores_equal_serial_scores(name, mols):
     assert pooled._pool is not None
     np.testing.assert_array_equal(values, serial.score(batch))
     assert values[-2:].tolist() == [REWARD_FLOOR, REWARD_FLOOR]
+
+
+@pytest.mark.skipif(available_workers() < 2, reason="a process pool needs at least 2 CPUs")
+def test_pool_workers_end_with_the_process_that_owns_them():
+    owner = subprocess.Popen([sys.executable, "-c", POOL_OWNER], stdout=subprocess.PIPE, text=True)
+    workers = [psutil.Process(int(pid)) for pid in owner.stdout.readline().split()]
+    assert len(workers) >= 2
+    owner.kill()  # no shutdown: as a Ray worker or a crashed run ends
+    owner.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=30)
+    assert alive == [], f"pool workers {alive} outlived their owner"
+
+
+def test_a_worker_limit_caps_the_pool(monkeypatch):
+    monkeypatch.setattr(parallel, "_cpu_limit", None)
+    parallel.limit_workers(1)
+    assert available_workers() == 1
+    parallel.limit_workers(None)
+    assert available_workers() == len(os.sched_getaffinity(0))
 
 
 def test_no_pool_on_a_single_cpu(monkeypatch, mols):

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from ..errors import UserError
 from ..rewards import Reward, make_rewards
+from ..rewards.parallel import limit_workers
 from .config import Campaign, ClusterSpec, Resources
 from .runner import CampaignRunner
 from .sampling import Chunk, sample_chunk
@@ -57,6 +58,13 @@ def _import_ray():
             "running on a Ray cluster needs the 'ray' package: pip install 'gfncompose[ray]'"
         ) from None
     return ray
+
+
+def _within_allocation(function: Callable, *args: Any) -> Any:
+    """``function(*args)`` in a Ray task whose reward pools use only the task's CPUs."""
+    cpus = _import_ray().get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+    limit_workers(max(1, int(cpus)))
+    return function(*args)
 
 
 def _runner(campaign: Campaign) -> CampaignRunner:
@@ -136,19 +144,22 @@ class RayCluster:
                 f"which no node of the cluster has (nodes' (CPU, GPU): {largest})"
             )
 
-    def _remote(self, function: Callable, resources: Resources):
-        return self.ray.remote(
+    def _remote(self, function: Callable, resources: Resources) -> Callable:
+        """A function that submits ``function(*args)`` as a task with ``resources`` and
+        returns its Ray object reference."""
+        task = self.ray.remote(
             num_cpus=resources.cpus, num_gpus=resources.gpus, max_retries=TASK_RETRIES
-        )(function)
+        )(_within_allocation).options(name=function.__name__)  # the worker's title: ray::NAME
+        return lambda *args: task.remote(function, *args)
 
     def train_bases(self, campaign: Campaign, names: Sequence[str]) -> None:
         """Train ``names`` concurrently, one task per base; returns when all are done."""
         task = self._remote(_train_base, self.spec.base)
-        self.ray.get([task.remote(campaign, name) for name in names])
+        self.ray.get([task(campaign, name) for name in names])
 
     def train_classifier(self, campaign: Campaign) -> None:
         """Train the classifier in one task (its bases must be trained)."""
-        self.ray.get(self._remote(_train_classifier, self.spec.classifier).remote(campaign))
+        self.ray.get(self._remote(_train_classifier, self.spec.classifier)(campaign))
 
     def sample_chunks(
         self,
@@ -161,9 +172,7 @@ class RayCluster:
         """Draw ``chunks`` (``(index, size, seed)`` each) of set ``name`` as concurrent tasks,
         calling ``done(index, chunk)`` in the driver as each one finishes."""
         task = self._remote(_sample_chunk, self.spec.sampling)
-        pending = {
-            task.remote(campaign, name, label, size, seed): index for index, size, seed in chunks
-        }
+        pending = {task(campaign, name, label, size, seed): index for index, size, seed in chunks}
         while pending:
             ready, _ = self.ray.wait(list(pending), num_returns=1)
             done(pending.pop(ready[0]), self.ray.get(ready[0]))
@@ -171,7 +180,7 @@ class RayCluster:
     def map(self, function: Callable, batches: Sequence[Any], resources: Resources) -> list[Any]:
         """``[function(b) for b in batches]``, one task per batch, in order."""
         task = self._remote(function, resources)
-        return self.ray.get([task.remote(batch) for batch in batches])
+        return self.ray.get([task(batch) for batch in batches])
 
     def score(
         self,
@@ -184,7 +193,7 @@ class RayCluster:
         paths absolute) on ``smiles``, one task per ``batch`` molecules: ``{label: [N]}``."""
         task = self._remote(_score, self.spec.sampling)
         starts = range(0, len(smiles), batch)
-        pending = {task.remote(dict(spec), list(smiles[i : i + batch])): i for i in starts}
+        pending = {task(dict(spec), list(smiles[i : i + batch])): i for i in starts}
         scores = {label: np.empty(len(smiles)) for label in spec}
         with tqdm(total=len(smiles), desc="scoring on the cluster", disable=not progress) as bar:
             while pending:
