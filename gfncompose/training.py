@@ -24,10 +24,11 @@ import contextlib
 import copy
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from tqdm.auto import tqdm
@@ -35,9 +36,10 @@ from tqdm.auto import tqdm
 from .checkpoint import check_resumable, load_checkpoint, save_checkpoint
 from .classifier import Classifier
 from .classifier_training import classifier_loss, joint_weight
+from .envs.base import States
 from .errors import UserError
 from .policy import GFlowNet, Policy
-from .sampler import sample_trajectories
+from .sampler import Trajectories, sample_trajectories
 from .trajectory_balance import LogReward, trajectory_balance_loss
 
 CHECKPOINT_SECONDS = 60.0
@@ -167,8 +169,10 @@ class TrainingLoop:
     (seeded with ``seed``), the per-step ``history`` of logged values, the progress bar
     and checkpoints. With a ``checkpointer`` whose file exists, the loop resumes from it
     (refusing a checkpoint written with another ``config``) and restores the model, the
-    optimiser, the EMA copy, the history and the generator, so the rest of the run is
-    identical to an uninterrupted one. A final checkpoint is written when the loop ends.
+    optimiser, the EMA copy, the history, the generator and ``carry`` (whatever else the
+    loop's body needs to go on exactly, e.g. how a batch still in flight was drawn), so the
+    rest of the run is identical to an uninterrupted one. A final checkpoint is written when
+    the loop ends.
     """
 
     def __init__(
@@ -191,6 +195,7 @@ class TrainingLoop:
         self.model_config = dict(model_config or {})
         self.generator = torch.Generator(device=device).manual_seed(config.seed)
         self.history: list[dict[str, float]] = []
+        self.carry: dict[str, Any] | None = None
         self.start = 0
         self._initial_lr = [group["lr"] for group in optimizer.param_groups]
         self._progress, self._desc = progress, desc
@@ -209,6 +214,7 @@ class TrainingLoop:
             self.ema.load_state_dict(state["ema"])
         self.generator.set_state(state["generator"].cpu())
         self.start, self.history = state["step"], state["history"]
+        self.carry = state.get("carry")
 
     def state(self, step: int) -> dict[str, Any]:
         """Everything a checkpoint holds after ``step`` steps."""
@@ -221,6 +227,7 @@ class TrainingLoop:
             "history": self.history,
             "train_config": asdict(self.config),
             "model_config": self.model_config,
+            "carry": self.carry,
         }
 
     def __iter__(self) -> Iterator[int]:
@@ -267,9 +274,29 @@ def _checkpointer(path: str | Path | None, config) -> Checkpointer | None:
     return Checkpointer(path, config.checkpoint_every, config.checkpoint_seconds)
 
 
+@runtime_checkable
+class RemoteLogReward(Protocol):
+    """``log R(x)`` computed elsewhere (another process, a Ray actor): :meth:`submit` returns
+    at once with a future of ``[B]``, so the learner goes on sampling meanwhile."""
+
+    def submit(self, terminal: States) -> Future: ...
+
+
+class PipelinedLogReward:
+    """A :class:`RemoteLogReward` from a ``worker`` with ``submit(x) -> Future``: it sends
+    ``encode(terminal)`` (SMILES for molecules: a few bytes each) and the worker answers
+    ``log R`` as a CPU tensor ``[B]``."""
+
+    def __init__(self, worker: Any, encode: Callable[[States], Any]):
+        self.worker, self.encode = worker, encode
+
+    def submit(self, terminal: States) -> Future:
+        return self.worker.submit(self.encode(terminal))
+
+
 def train_gflownet(
     gfn: GFlowNet,
-    log_reward: LogReward,
+    log_reward: LogReward | RemoteLogReward,
     config: TrainConfig,
     checkpoint: str | Path | None = None,
     progress: bool = True,
@@ -279,6 +306,7 @@ def train_gflownet(
 
     The sampling model is the EMA copy when ``config.ema_rate`` is set, else ``gfn``.
     With ``checkpoint``, the run is saved and resumed as :class:`TrainingLoop` describes.
+    A :class:`RemoteLogReward` is pipelined (:func:`pipelined_batches`).
     """
     params = [p for name, p in gfn.named_parameters() if name != "log_Z"]
     optimizer = torch.optim.Adam(
@@ -296,12 +324,55 @@ def train_gflownet(
         progress=progress,
         desc="trajectory balance",
     )
-    for _ in loop:
-        trajectories = sample_trajectories(gfn, config.batch_size, config.epsilon, loop.generator)
-        loss = trajectory_balance_loss(gfn, trajectories, log_reward, config.beta)
+    if isinstance(log_reward, RemoteLogReward):
+        batches = pipelined_batches(gfn, log_reward, config, loop)
+    else:
+        batches = ((sample(gfn, config, loop), log_reward) for _ in loop)
+    for trajectories, batch_log_reward in batches:
+        loss = trajectory_balance_loss(gfn, trajectories, batch_log_reward, config.beta)
         loss.backward()
         loop.step(loss=loss.item(), log_Z=gfn.log_Z.item())
     return (ema if ema is not None else gfn), loop.history
+
+
+def sample(policy: Policy, config: TrainConfig, loop: TrainingLoop) -> Trajectories:
+    """A training batch of ``policy``: ``config.batch_size`` trajectories, exploring with
+    ``config.epsilon``, drawn from the loop's generator."""
+    return sample_trajectories(policy, config.batch_size, config.epsilon, loop.generator)
+
+
+def pipelined_batches(
+    gfn: GFlowNet, log_reward: RemoteLogReward, config: TrainConfig, loop: TrainingLoop
+) -> Iterator[tuple[Trajectories, LogReward]]:
+    """Iterate with ``loop``: each step's batch and its ``log R``, while the reward of the
+    next batch computes elsewhere.
+
+    Step ``t`` gets the batch drawn *before* step ``t − 1``'s update (one step late; step 0
+    gets a batch of the initial model), and the next batch is drawn and its reward
+    submitted before step ``t``'s loss, so the reward's worker and the learner run at once.
+    Trajectory balance is valid off-policy: its minimiser, the balanced policy, does not
+    depend on which full-support policy drew the trajectories, so a batch one step late
+    changes the noise of the gradients, not what training converges to. The parameters and
+    generator state the batch in flight was drawn with are the loop's ``carry``, saved in
+    every checkpoint, so a resumed run draws that batch again, exactly.
+    """
+    sampler = frozen_copy(gfn)  # the parameters of the batch in flight
+
+    def draw() -> tuple[Trajectories, Future]:
+        loop.carry = {"sampler": sampler.state_dict(), "generator": loop.generator.get_state()}
+        trajectories = sample(sampler, config, loop)
+        return trajectories, log_reward.submit(trajectories.terminal)
+
+    if loop.carry is not None:  # resumed: draw the batch that was in flight again
+        sampler.load_state_dict(loop.carry["sampler"])
+        loop.generator.set_state(loop.carry["generator"].cpu())
+    in_flight = draw()
+    device = gfn.log_Z.device
+    for _ in loop:
+        trajectories, future = in_flight
+        sampler.load_state_dict(gfn.state_dict())
+        in_flight = draw()
+        yield trajectories, lambda _, future=future: future.result().to(device)
 
 
 def train_classifier(

@@ -1,4 +1,6 @@
-"""A process pool that scores molecules with a copy of one reward.
+"""Rewards in other processes: a pool that scores molecules with copies of one reward
+(:class:`ScoringPool`), and one process that computes a function while its caller goes on
+(:class:`FunctionProcess`, a base's reward while the learner samples).
 
 Molecules travel as canonical SMILES (the cache keys the parent has already
 computed), so the parent only sends strings and the workers parse (and thereby
@@ -8,7 +10,7 @@ Used by ``CachedReward`` only for reward types and batch sizes where
 ``benchmarks/rewards.py`` measured a speed-up. Workers start with the
 ``forkserver`` method: forking a process that already runs torch threads can
 deadlock, and the one-time start-up cost is paid once per reward. A worker exits on its
-own when the process that owns its pool is gone, however that process ended (a Ray worker
+own when the process that owns it is gone, however that process ended (a Ray worker
 is killed, not shut down), so no pool outlives its owner.
 """
 
@@ -19,9 +21,9 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Protocol
 
 from rdkit import Chem, rdBase
 
@@ -43,6 +45,7 @@ OWNER_POLL_SECONDS = 1.0
 """How often a pool worker checks that the process owning its pool is still alive."""
 
 _worker_reward: UncachedScorer | None = None
+_worker_function: Callable[[Any], Any] | None = None
 _cpu_limit: int | None = None
 
 
@@ -109,3 +112,35 @@ class ScoringPool:
         size = -(-len(smiles) // (self.workers * CHUNKS_PER_WORKER))
         chunks = [smiles[start : start + size] for start in range(0, len(smiles), size)]
         return [value for chunk in self._executor.map(_score_chunk, chunks) for value in chunk]
+
+
+def _install_function(function: Callable[[Any], Any], owner: int) -> None:
+    global _worker_function
+    _worker_function = function
+    limit_workers(1)  # one process, one CPU: no pools of its own
+    threading.Thread(target=_exit_with, args=(owner,), daemon=True).start()
+
+
+def _call(argument: Any) -> Any:
+    return _worker_function(argument)
+
+
+class FunctionProcess:
+    """``function`` (picklable, sent once) run in one separate process: :meth:`submit`
+    returns at once with a future of its result, so the caller works meanwhile (a base's
+    learner samples the next batch while this process computes the last one's reward)."""
+
+    def __init__(self, function: Callable[[Any], Any]) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__package__])
+        self._executor = ProcessPoolExecutor(
+            1, mp_context=context, initializer=_install_function, initargs=(function, os.getpid())
+        )
+
+    def submit(self, argument: Any) -> Future:
+        """A future of ``function(argument)``."""
+        return self._executor.submit(_call, argument)
+
+    def close(self) -> None:
+        """End the process (calls not started are cancelled)."""
+        self._executor.shutdown(cancel_futures=True)

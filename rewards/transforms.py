@@ -35,6 +35,10 @@ class ProductReward(Reward):
             math.prod(reward.value_range[1] for reward in self.rewards),
         )
 
+    @property
+    def pipelined(self) -> bool:  # type: ignore[override]
+        return any(reward.pipelined for reward in self.rewards)
+
     def score(self, mols: Sequence[Chem.Mol | None]) -> np.ndarray:
         return np.prod([reward.score(mols) for reward in self.rewards], axis=0)
 

@@ -7,11 +7,12 @@ everything lives) and resumes what was interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from functools import cached_property
 from typing import Any, Protocol
@@ -27,7 +28,16 @@ from ..errors import UserError
 from ..guided import GuidedPolicy
 from ..policy import GFlowNet, Policy
 from ..rewards import REWARDS, ProductReward, Reward, make_rewards
-from ..training import seeded, train_classifier, train_gflownet
+from ..rewards.base import LogRewardOfSmiles
+from ..rewards.parallel import FunctionProcess
+from ..training import (
+    PipelinedLogReward,
+    RemoteLogReward,
+    seeded,
+    train_classifier,
+    train_gflownet,
+)
+from ..trajectory_balance import LogReward
 from .config import BASELINE, BaseSpec, Campaign
 from .environment import make_environment
 from .layout import CampaignLayout, read_json, write_json
@@ -123,14 +133,9 @@ class CampaignRunner:
             spec.train.steps,
             f" (resuming at step {resumed})" if resumed else "",
         )
-        reward = self.base_reward(spec)
-        env = self.env
-
-        def log_reward(states) -> torch.Tensor:
-            return reward(env.to_mols(states)).log().to(self.device)
-
         start = time.perf_counter()
-        model, history = train_gflownet(gfn, log_reward, spec.train, checkpoint, self.progress)
+        with self._log_reward(self.base_reward(spec)) as log_reward:
+            model, history = train_gflownet(gfn, log_reward, spec.train, checkpoint, self.progress)
         seconds = time.perf_counter() - start
         trained_steps = spec.train.steps - resumed
         last = [h["loss"] for h in history[-50:]]
@@ -148,6 +153,21 @@ class CampaignRunner:
             },
         )
         return model
+
+    @contextlib.contextmanager
+    def _log_reward(self, reward: Reward) -> Iterator[LogReward | RemoteLogReward]:
+        """``log R`` of terminal states for training on ``reward``: computed in a process of
+        its own, while the learner samples, for a reward slow enough to pay for it
+        (:attr:`~gfncompose.rewards.Reward.pipelined`); here otherwise."""
+        env = self.env
+        if not reward.pipelined:
+            yield lambda states: reward(env.to_mols(states)).log().to(self.device)
+            return
+        process = FunctionProcess(LogRewardOfSmiles(reward))
+        try:
+            yield PipelinedLogReward(process, env.to_smiles)
+        finally:
+            process.close()
 
     def _load_base(self, gfn: GFlowNet, spec: BaseSpec, checkpoint) -> GFlowNet:
         state = load_checkpoint(checkpoint, map_location=self.device)
