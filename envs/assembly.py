@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from rdkit import Chem
 
@@ -32,6 +33,17 @@ from .editing import atoms_of, bonds_of, output_order
 from .vocabulary import Vocabulary
 
 StemKind = tuple[int, int, bool, int, tuple[tuple[int, int], ...]]
+
+
+class AtomLabel(NamedTuple):
+    """What a substructure match must preserve of an atom. Joins and leaf cuts change only
+    ``hydrogens``; ``label[:4]`` is the rest."""
+
+    atomic_number: int
+    charge: int
+    isotope: int
+    aromatic: bool
+    hydrogens: int
 
 
 def stem_kind(atom: Chem.Atom) -> StemKind:
@@ -110,7 +122,7 @@ def symmetry_representatives(
 
 
 def labelled_graph(mol: Chem.Mol) -> tuple[list[AtomLabel], list[tuple[int, int, int]]]:
-    """The :data:`AtomLabel` of each atom and the bonds ``(begin, end, bond type)``."""
+    """The :class:`AtomLabel` of each atom and the bonds ``(begin, end, bond type)``."""
     labels = [atom_label(atom) for atom in atoms_of(mol)]
     bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx(), int(b.GetBondType())) for b in bonds_of(mol)]
     return labels, bonds
@@ -185,13 +197,9 @@ def remove_leaf(frozen: Chem.Mol, leaf: Sequence[int], atom: int) -> tuple[str, 
     return smiles, output_order(rest).index(shifted)
 
 
-AtomLabel = tuple[int, int, int, bool, int]
-"""(atomic number, formal charge, isotope, aromatic, hydrogens): what a match must preserve."""
-
-
 def atom_label(atom: Chem.Atom) -> AtomLabel:
-    """The :data:`AtomLabel` of ``atom``."""
-    return (
+    """The :class:`AtomLabel` of ``atom``."""
+    return AtomLabel(
         atom.GetAtomicNum(),
         atom.GetFormalCharge(),
         atom.GetIsotope(),
@@ -219,7 +227,7 @@ class CompiledFragment:
         mol: the canonical molecule (atom ``i`` is atom ``i`` of its SMILES).
         stems: its attachment points, one per automorphism orbit (lowest index).
         stem_of_atom: attachment point -> position in ``stems`` of its orbit.
-        labels: :data:`AtomLabel` of each atom.
+        labels: :class:`AtomLabel` of each atom.
     """
 
     smiles: str
@@ -268,11 +276,15 @@ class FragmentTable:
                 len(labels),
                 mol.GetNumBonds(),
                 sum(heavy_hash(label) for label in labels),
-                sum(label[4] for label in labels),
+                sum(label.hydrogens for label in labels),
             )
             self.by_signature.setdefault(signature, []).append(len(self.fragments))
             self.index[f.smiles] = len(self.fragments)
-            self.fragments.append(CompiledFragment(f.smiles, mol, stems, stem_of_atom, labels))
+            self.fragments.append(
+                CompiledFragment(
+                    smiles=f.smiles, mol=mol, stems=stems, stem_of_atom=stem_of_atom, labels=labels
+                )
+            )
             self.stem_offset.append(total)
             total += len(stems)
         self.num_stems = total

@@ -20,12 +20,11 @@ from .molecule import (
     MolFeaturizer,
     MolState,
     MolStates,
-    canonical_smiles,
-    canonical_state,
     kekule_forms,
     kekule_template,
+    state_key,
 )
-from .molecule_env import MoleculeEnvironment, log_sum_actions
+from .molecule_env import MoleculeEnvironment
 from .rings import RingClosures, across_triple_bond
 
 MAX_VALENCE = {"B": 3, "C": 4, "N": 3, "O": 2, "F": 1, "P": 5, "S": 6, "Cl": 1, "Br": 1, "I": 1}
@@ -103,6 +102,7 @@ class AtomEnv(MoleculeEnvironment):
         self.atoms = tuple(atoms)
         self.max_atoms = max_atoms
         self.ring_sizes = (low, high)
+        super().__init__()
         self.device = torch.device(device)
         n, t = max_atoms, len(atoms)
         self.pairs = torch.triu_indices(n, n, 1).T
@@ -120,10 +120,8 @@ class AtomEnv(MoleculeEnvironment):
         self._orders = np.array(ORDERS)
         self._triu_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._closures = RingClosures(self.ring_sizes)
-        self._states: LRUCache[str, MolState] = LRUCache(CACHE_SIZE)
         self._infos: LRUCache[str, _StateInfo] = LRUCache(CACHE_SIZE)
-        self._children: LRUCache[tuple[str, int], str] = LRUCache(CACHE_SIZE)
-        self._same_child: LRUCache[tuple[str, int], np.ndarray] = LRUCache(CACHE_SIZE)
+        self._same_child: LRUCache[tuple[str, int], list[int]] = LRUCache(CACHE_SIZE)
         self._num_parents: LRUCache[str, int] = LRUCache(CACHE_SIZE)
 
     # -- actions ---------------------------------------------------------------------------
@@ -142,9 +140,6 @@ class AtomEnv(MoleculeEnvironment):
         return (STOP,)
 
     # -- per-state data --------------------------------------------------------------------
-    def _state(self, key: str) -> MolState:
-        return self._states.get(key, lambda: canonical_state(key))
-
     def _info(self, state: MolState) -> _StateInfo:
         return self._infos.get(state.key, lambda: self._compute_info(state))
 
@@ -155,7 +150,15 @@ class AtomEnv(MoleculeEnvironment):
         if n == 0:
             mask[: self.add_atom_offset] = True
             none = np.zeros(0, dtype=np.int64)
-            return _StateInfo(Chem.RWMol(), mask, none, pair_distance, (none,) * 3, [], [])
+            return _StateInfo(
+                kekule=Chem.RWMol(),
+                mask=mask,
+                signature=none,
+                pair_distance=pair_distance,
+                invariants=(none,) * 3,
+                adjacency=[],
+                ring_bonds=[],
+            )
         atoms = atoms_of(mol)
         types = np.array([self._type[a.GetAtomicNum()] for a in atoms])
         degree = np.array([a.GetDegree() for a in atoms])
@@ -188,13 +191,13 @@ class AtomEnv(MoleculeEnvironment):
             pair_distance[pair] = np.minimum(distance, high)
         mask[self.stop_action] = True
         return _StateInfo(
-            kekule_template(mol),
-            mask,
-            _signature(types, degree, order_sum),
-            pair_distance,
-            (types, degree, order_sum),
-            adjacency,
-            ring_bonds,
+            kekule=kekule_template(mol),
+            mask=mask,
+            signature=_signature(types, degree, order_sum),
+            pair_distance=pair_distance,
+            invariants=(types, degree, order_sum),
+            adjacency=adjacency,
+            ring_bonds=ring_bonds,
         )
 
     def _triu(self, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -204,18 +207,12 @@ class AtomEnv(MoleculeEnvironment):
         return self._triu_cache[n]
 
     # -- Environment -----------------------------------------------------------------------
-    def initial_states(self, n: int) -> MolStates:
-        return [EMPTY] * n
-
     def forward_mask(self, states: MolStates) -> torch.Tensor:
         if not states:
             return torch.zeros(0, self.num_actions, dtype=torch.bool, device=self.device)
         return torch.from_numpy(np.stack([self._info(s).mask for s in states])).to(self.device)
 
-    def _child_key(self, state: MolState, action: int) -> str:
-        return self._children.get((state.key, action), lambda: self._apply(state, action))
-
-    def _apply(self, state: MolState, action: int) -> str:
+    def _compute_child_key(self, state: MolState, action: int) -> str:
         kind, *args = self.decode(action)
         if kind == FIRST_ATOM:
             mol = Chem.RWMol()
@@ -231,17 +228,11 @@ class AtomEnv(MoleculeEnvironment):
             mol.AddBond(i, j, BOND_TYPES[order])
         else:
             raise ValueError("the stop action has no child state")
-        return canonical_smiles(mol)
+        return state_key(mol)
 
-    def step(self, states: MolStates, actions: torch.Tensor) -> MolStates:
-        return [
-            self._state(self._child_key(s, a))
-            for s, a in zip(states, actions.tolist(), strict=True)
-        ]
-
-    def log_backward(self, states: MolStates) -> torch.Tensor:
-        counts = [self._num_parents.get(s.key, lambda s=s: len(self.parents(s))) for s in states]
-        return -torch.tensor(counts, dtype=torch.float32, device=self.device).log()
+    def num_parents(self, state: MolState) -> int:
+        """``len(parents(state))`` (cached by key)."""
+        return self._num_parents.get(state.key, lambda: len(self.parents(state)))
 
     def parents(self, state: MolState) -> set[str]:
         """Keys of the distinct parents of a non-empty ``state``: the states with an
@@ -271,7 +262,7 @@ class AtomEnv(MoleculeEnvironment):
         aromatic: set[str] = set()
 
         def add(parent: Chem.RWMol, pattern: tuple) -> None:
-            key = canonical_smiles(parent)
+            key = state_key(parent)
             routes.setdefault(key, set()).add(pattern)
             if parent.GetAromaticAtoms():
                 aromatic.add(key)
@@ -300,39 +291,29 @@ class AtomEnv(MoleculeEnvironment):
 
     def _leads_to(self, key: str, patterns: set[tuple], state: MolState) -> bool:
         """Whether an allowed action of state ``key`` matching ``patterns`` gives ``state``."""
-        parent = self._state(key)
+        parent = self.state(key)
         return any(
             self._child_key(parent, action) == state.key
             for pattern in patterns
             for action in self._matching_actions(parent, pattern).tolist()
         )
 
-    def log_transition(
-        self, states: MolStates, log_probs: torch.Tensor, actions: torch.Tensor
-    ) -> torch.Tensor:
-        """``log Σ_a' P_F(a' | s)`` over the allowed ``a'`` giving the child of ``a``: ``[B]``."""
-        same = [
-            self._same_child_actions(s, a).tolist()
-            for s, a in zip(states, actions.tolist(), strict=True)
-        ]
-        return log_sum_actions(log_probs, same)
-
-    def _same_child_actions(self, state: MolState, action: int) -> np.ndarray:
+    def same_child_actions(self, state: MolState, action: int) -> list[int]:
         """Allowed actions of ``state`` that give the same molecule as ``action`` (it included).
 
         Isomorphic children have equal multisets of atom signatures (element,
         degree, bond-order sum), so for actions of one kind, type and order the
         atoms they touch have equal signatures: those are the candidates, and
-        canonical SMILES decide.
+        canonical SMILES decide (cached by state key and action).
         """
         return self._same_child.get(
             (state.key, action), lambda: self._compute_same_child(state, action)
         )
 
-    def _compute_same_child(self, state: MolState, action: int) -> np.ndarray:
+    def _compute_same_child(self, state: MolState, action: int) -> list[int]:
         kind, *args = self.decode(action)
         if kind in (FIRST_ATOM, STOP):
-            return np.array([action])
+            return [action]
         sig = self._info(state).signature
         if kind == ADD_ATOM:
             i, t, order = args
@@ -342,7 +323,7 @@ class AtomEnv(MoleculeEnvironment):
             pattern = (ADD_BOND, None, order, tuple(sorted((int(sig[i]), int(sig[j])))))
         child = self._child_key(state, action)
         candidates = self._matching_actions(state, pattern).tolist()
-        return np.array([a for a in candidates if self._child_key(state, a) == child])
+        return [a for a in candidates if self._child_key(state, a) == child]
 
     def _matching_actions(self, state: MolState, pattern: tuple) -> np.ndarray:
         """Allowed actions of ``state`` of a pattern ``(kind, type, order, signatures)``:
@@ -374,12 +355,6 @@ class AtomEnv(MoleculeEnvironment):
             np.stack([i.pair_distance for i in infos]).reshape(-1, self.num_pairs)
         )
         return batch.to(self.device)
-
-    def _moves(self, state: MolState) -> list[int]:
-        return np.flatnonzero(self._info(state).mask[: self.stop_action]).tolist()
-
-    def _state_from_key(self, key: str) -> MolState:
-        return self._state(key)
 
 
 def _signature(types, degree, order_sum):

@@ -41,7 +41,7 @@ class VocabularyLimits:
     max_atoms: int = 12
 
 
-def decompose(mol: Chem.Mol, method: Method = "brics") -> list[str]:
+def marked_fragment_smiles(mol: Chem.Mol, method: Method = "brics") -> list[str]:
     """The pieces of ``mol`` as dummy-marked SMILES (stereochemistry removed).
 
     A molecule with no bond to cut gives no piece: it has nothing to attach by.
@@ -75,7 +75,7 @@ def count_fragments(smiles: Iterable[str], method: Method = "brics") -> Vocabula
     stems: dict[str, set[int]] = {}
     for s in smiles:
         found: dict[str, Fragment] = {}
-        for marked in decompose(Chem.MolFromSmiles(s), method):
+        for marked in marked_fragment_smiles(Chem.MolFromSmiles(s), method):
             fragment = fragment_from_marked_smiles(marked)
             known = found.get(fragment.smiles)
             found[fragment.smiles] = fragment if known is None else _unite(known, fragment)

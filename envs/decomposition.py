@@ -150,7 +150,7 @@ def _one_per_class(cuts: list[LeafCut]) -> list[LeafCut]:
     return list(first.values())
 
 
-def decompose(tree: PieceTree, table: FragmentTable) -> Decomposition:
+def decomposition_of(tree: PieceTree, table: FragmentTable) -> Decomposition:
     """The :class:`Decomposition` of the non-empty molecule of ``tree``."""
     containing: list[list[tuple[frozenset[int], tuple[tuple[int, int], ...]]]] = [
         [] for _ in tree.pieces
@@ -213,7 +213,7 @@ def decompose(tree: PieceTree, table: FragmentTable) -> Decomposition:
         if rest_min is None:
             rest_min = best(e, outside)
         label = tree.labels[rest_atom]
-        capped = hash((*label[:4], label[4] + 1, tree.degree[rest_atom] - 1))
+        capped = hash((*label[:4], label.hydrogens + 1, tree.degree[rest_atom] - 1))
         rest_hash = total_hash - sum(piece_hash[k] for k in nodes) - atom_hash[rest_atom]
         rest_hash += hash((capped, around[rest_atom] - hash((own[leaf_atom], single))))
         for j, kind in incident[rest_atom]:
@@ -235,5 +235,8 @@ def decompose(tree: PieceTree, table: FragmentTable) -> Decomposition:
         )
     min_fragments = best(-1, 0)
     return Decomposition(
-        whole, min_fragments, tuple(cuts), (tree.num_atoms, min_fragments, total_hash)
+        fragment=whole,
+        min_fragments=min_fragments,
+        leaf_cuts=tuple(cuts),
+        signature=(tree.num_atoms, min_fragments, total_hash),
     )

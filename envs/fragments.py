@@ -13,17 +13,9 @@ from torch_geometric.data import Batch
 from ..errors import UserError
 from ..lru import LRUCache
 from .assembly import FragmentTable, attachment_points, symmetry_representatives
-from .decomposition import Decomposition, decompose
-from .molecule import (
-    CACHE_SIZE,
-    EMPTY,
-    MolArrays,
-    MolFeaturizer,
-    MolState,
-    MolStates,
-    canonical_state,
-)
-from .molecule_env import MoleculeEnvironment, log_sum_actions
+from .decomposition import Decomposition, decomposition_of
+from .molecule import CACHE_SIZE, MolArrays, MolFeaturizer, MolState, MolStates
+from .molecule_env import MoleculeEnvironment
 from .piece_tree import PieceTree
 from .vocabulary import Vocabulary, default_vocabulary
 
@@ -100,6 +92,7 @@ class FragmentEnv(MoleculeEnvironment):
         self.vocabulary = default_vocabulary() if vocabulary is None else vocabulary
         self.table = FragmentTable(self.vocabulary)
         self.max_fragments = max_fragments
+        super().__init__()
         self.device = torch.device(device)
         self.num_fragments = len(self.table)
         self.num_stems = self.table.num_stems
@@ -113,10 +106,8 @@ class FragmentEnv(MoleculeEnvironment):
         )
         self.featurizer = MolFeaturizer(elements)
         self._fragment_trees = [PieceTree.from_mol(f.mol, self.table) for f in self.table.fragments]
-        self._states: LRUCache[str, MolState] = LRUCache(CACHE_SIZE)
         self._records: LRUCache[str, _Record] = LRUCache(RECORDS_CACHED)
         self._attachments: LRUCache[str, torch.Tensor] = LRUCache(CACHE_SIZE)
-        self._children: LRUCache[tuple[str, int], str] = LRUCache(CACHE_SIZE)
 
     # -- actions ---------------------------------------------------------------------------
     def decode(self, action: int) -> tuple[int | None, int, int]:
@@ -131,10 +122,6 @@ class FragmentEnv(MoleculeEnvironment):
         return slot, fragment, stems[pair - self.table.stem_offset[fragment]]
 
     # -- per-state data --------------------------------------------------------------------
-    def state(self, key: str) -> MolState:
-        """The state of the canonical SMILES ``key`` (``""``: the empty molecule)."""
-        return EMPTY if key == "" else self._states.get(key, lambda: canonical_state(key))
-
     def _record(self, state: MolState) -> _Record:
         return self._records.get(
             state.key, lambda: _Record(PieceTree.from_mol(state.mol, self.table))
@@ -179,11 +166,11 @@ class FragmentEnv(MoleculeEnvironment):
         bonds.sort()
         labels = [tree.labels[i] for i in order]
         return MolArrays(
-            atomic_number=[label[0] for label in labels],
+            atomic_number=[label.atomic_number for label in labels],
             degree=[tree.degree[i] for i in order],
-            hydrogens=[label[4] for label in labels],
-            charge=[label[1] for label in labels],
-            aromatic=[label[3] for label in labels],
+            hydrogens=[label.hydrogens for label in labels],
+            charge=[label.charge for label in labels],
+            aromatic=[label.aromatic for label in labels],
             in_ring=[in_ring[i] for i in order],
             **_bond_columns(bonds),
         )
@@ -218,13 +205,15 @@ class FragmentEnv(MoleculeEnvironment):
         slot_of_atom = {tree.canonical[atom]: slot[representative[atom]] for atom in points}
         allowed[sorted(set(slot_of_atom.values()))] = True
         attachments = np.asarray([tree.canonical[atom] for atom in points], dtype=np.int64)
-        return _Slots(attachments, slot_of_atom, allowed, points)
+        return _Slots(
+            attachments=attachments, slot_of_atom=slot_of_atom, allowed=allowed, tree_atoms=points
+        )
 
     def decomposition(self, state: MolState) -> Decomposition:
         """How the non-empty ``state`` splits into fragments (cached by key)."""
         record = self._record(state)
         if record.decomposition is None:
-            decomposition = decompose(record.tree, self.table)
+            decomposition = decomposition_of(record.tree, self.table)
             if decomposition.min_fragments > self.max_fragments:
                 raise ValueError(f"{state.key} is not a state: it needs more than max_fragments")
             record.decomposition = decomposition
@@ -254,9 +243,6 @@ class FragmentEnv(MoleculeEnvironment):
         }
 
     # -- Environment -----------------------------------------------------------------------
-    def initial_states(self, n: int) -> MolStates:
-        return [EMPTY] * n
-
     def forward_mask(self, states: MolStates) -> torch.Tensor:
         """``[B, A]``: place-first on the empty state; attach where the slot holds an orbit
         representative and the molecule may grow; stop on every non-empty molecule."""
@@ -276,10 +262,8 @@ class FragmentEnv(MoleculeEnvironment):
         )
         return mask.to(self.device)
 
-    def _child_key(self, state: MolState, action: int) -> str:
-        return self._children.get((state.key, action), lambda: self._apply(state, action))
-
-    def _apply(self, state: MolState, action: int) -> str:
+    def _compute_child_key(self, state: MolState, action: int) -> str:
+        """The child's key; its record, with the tree the join derived, is cached too."""
         slot, fragment, stem = self.decode(action)
         if slot is None:
             key, tree = self.table.fragments[fragment].smiles, self._fragment_trees[fragment]
@@ -300,24 +284,6 @@ class FragmentEnv(MoleculeEnvironment):
         ``state`` (to its orbit's representative, which gives the same molecule)."""
         slot = self._slots(state).slot_of_atom[atom]
         return self.attach_offset + slot * self.num_stems + stem
-
-    def step(self, states: MolStates, actions: torch.Tensor) -> MolStates:
-        return [
-            self.state(self._child_key(s, a)) for s, a in zip(states, actions.tolist(), strict=True)
-        ]
-
-    def log_backward(self, states: MolStates) -> torch.Tensor:
-        """``-log`` the number of distinct parents of each (non-empty) state: ``[B]``."""
-        counts = [self.num_parents(s) for s in states]
-        return -torch.tensor(counts, dtype=torch.float32, device=self.device).log()
-
-    def log_transition(
-        self, states: MolStates, log_probs: torch.Tensor, actions: torch.Tensor
-    ) -> torch.Tensor:
-        """``log Σ P_F(a' | s)`` over allowed actions ``a'`` giving the child of ``a``: ``[B]``."""
-        pairs = zip(states, actions.tolist(), strict=True)
-        same = [self.same_child_actions(state, action) for state, action in pairs]
-        return log_sum_actions(log_probs, same)
 
     def same_child_actions(self, state: MolState, action: int) -> list[int]:
         """Allowed actions of ``state`` giving the same molecule as ``action`` (it included).
@@ -358,18 +324,13 @@ class FragmentEnv(MoleculeEnvironment):
         batch.slot_node = slot_node
         return batch.to(self.device)
 
-    def _moves(self, state: MolState) -> list[int]:
-        return self.forward_mask([state])[0, : self.stop_action].nonzero().squeeze(1).tolist()
-
-    def _state_from_key(self, key: str) -> MolState:
-        return self.state(key)
-
 
 def _bond_columns(bonds: list[tuple[int, int, int, bool, bool]]) -> dict[str, list]:
     """The bond fields of :class:`MolArrays` from ``(u, v, type, in ring, conjugated)`` rows."""
+    u, v, kind, ring, conjugated = zip(*bonds, strict=True) if bonds else ((),) * 5
     return {
-        "ends": [(u, v) for u, v, _, _, _ in bonds],
-        "bond_type": [kind for _, _, kind, _, _ in bonds],
-        "bond_in_ring": [ring for _, _, _, ring, _ in bonds],
-        "conjugated": [conjugated for _, _, _, _, conjugated in bonds],
+        "ends": list(zip(u, v, strict=True)),
+        "bond_type": list(kind),
+        "bond_in_ring": list(ring),
+        "conjugated": list(conjugated),
     }

@@ -89,8 +89,9 @@ EMPTY = MolState("", Chem.Mol())
 """The empty molecule, initial state of the atom environment."""
 
 
-def canonical_smiles(mol: Chem.RWMol) -> str:
-    """Sanitize ``mol`` in place (perceiving aromaticity) and return its canonical SMILES."""
+def state_key(mol: Chem.RWMol) -> str:
+    """The key of the state ``mol`` is: its canonical SMILES, once sanitized in place
+    (perceiving aromaticity)."""
     Chem.SanitizeMol(mol)
     return Chem.MolToSmiles(mol)
 
@@ -170,7 +171,7 @@ def kekule_forms(state: MolState, template: Chem.RWMol) -> list[Chem.RWMol]:
         for k, bond in enumerate(aromatic):
             order = 2 if k in chosen else 1
             form.GetBondWithIdx(bond.GetIdx()).SetBondType(BOND_TYPES[order])
-        if canonical_smiles(Chem.RWMol(form)) == state.key:
+        if state_key(Chem.RWMol(form)) == state.key:
             forms.append(form)
     return forms
 

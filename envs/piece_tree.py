@@ -15,6 +15,8 @@ junction: only those are searched.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from rdkit import Chem
 
 from .assembly import AtomLabel, FragmentTable, heavy_hash, join, stem_kinds
@@ -28,18 +30,19 @@ FragmentSet = tuple[int, tuple[int, ...], tuple[tuple[int, int], ...]]
 playing its atom ``i``, and the junctions leaving the set as ``(edge, piece outside)``."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class PieceTree:
     """A molecule's rigid pieces, the junctions joining them and its fragment sets.
 
-    Build one with :meth:`from_mol` or :meth:`join`. Atom indices are those of
-    ``frozen``: the canonical order for a tree built from a molecule, the parent's
-    atoms then the fragment's for one built by a join (so that a join inherits its
-    parent's data as they are); ``canonical`` maps them to the canonical order.
+    Build one with :meth:`from_mol` or :meth:`join`; trees compare by identity. Atom
+    indices are those of ``frozen``: the canonical order for a tree built from a molecule,
+    the parent's atoms then the fragment's for one built by a join (so that a join inherits
+    its parent's data as they are); ``canonical`` maps them to the canonical order.
 
     Attributes:
         frozen: the molecule with frozen hydrogens (:func:`~.editing.freeze_hydrogens`).
         canonical: index of each atom in the canonical SMILES.
-        labels: :data:`~.assembly.AtomLabel` of each atom.
+        labels: :class:`~.assembly.AtomLabel` of each atom.
         degree: heavy-atom neighbours of each atom.
         stem_ok: whether each atom's stem kind is in ``K``.
         bonds: ``(begin, end, bond type)`` of each bond; ``bond_in_ring`` and ``conjugated``
@@ -55,50 +58,28 @@ class PieceTree:
             the join that built the tree, or ``None``.
     """
 
-    __slots__ = (
-        "frozen",
-        "canonical",
-        "labels",
-        "degree",
-        "stem_ok",
-        "bonds",
-        "bond_in_ring",
-        "conjugated",
-        "pieces",
-        "piece_of",
-        "piece_signature",
-        "edges",
-        "adjacent",
-        "fragment_sets",
-        "origin",
-    )
+    frozen: Chem.Mol
+    canonical: list[int]
+    labels: list[AtomLabel]
+    degree: list[int]
+    stem_ok: list[bool]
+    bonds: list[tuple[int, int, int]]
+    bond_in_ring: list[bool]
+    conjugated: list[bool]
+    pieces: list[tuple[int, ...]]
+    piece_of: list[int]
+    piece_signature: list[tuple[int, int, int, int]]
+    edges: list[tuple[int, int, int, int]]
+    origin: tuple[int, int, str, int] | None = None
+    adjacent: list[list[tuple[int, int]]] = field(init=False)
+    fragment_sets: dict[frozenset[int], FragmentSet] = field(init=False, default_factory=dict)
 
-    def __init__(
-        self,
-        frozen: Chem.Mol,
-        canonical: list[int],
-        labels: list[AtomLabel],
-        degree: list[int],
-        stem_ok: list[bool],
-        bonds: list[tuple[int, int, int]],
-        bond_in_ring: list[bool],
-        conjugated: list[bool],
-        pieces: list[tuple[int, ...]],
-        piece_of: list[int],
-        piece_signature: list[tuple[int, int, int, int]],
-        edges: list[tuple[int, int, int, int]],
-        origin: tuple[int, int, str, int] | None = None,
-    ):
-        self.frozen, self.canonical = frozen, canonical
-        self.labels, self.degree, self.stem_ok, self.bonds = labels, degree, stem_ok, bonds
-        self.bond_in_ring, self.conjugated = bond_in_ring, conjugated
-        self.pieces, self.piece_of, self.piece_signature = pieces, piece_of, piece_signature
-        self.edges, self.origin = edges, origin
-        self.adjacent: list[list[tuple[int, int]]] = [[] for _ in pieces]
-        for e, (_, _, a, b) in enumerate(edges):
-            self.adjacent[a].append((e, b))
-            self.adjacent[b].append((e, a))
-        self.fragment_sets: dict[frozenset[int], FragmentSet] = {}
+    def __post_init__(self) -> None:
+        adjacent: list[list[tuple[int, int]]] = [[] for _ in self.pieces]
+        for e, (_, _, a, b) in enumerate(self.edges):
+            adjacent[a].append((e, b))
+            adjacent[b].append((e, a))
+        object.__setattr__(self, "adjacent", adjacent)  # derived, so not a constructor argument
 
     @property
     def num_atoms(self) -> int:
@@ -110,7 +91,7 @@ class PieceTree:
         points = [
             i
             for i, (ok, label) in enumerate(zip(self.stem_ok, self.labels, strict=True))
-            if ok and label[4]
+            if ok and label.hydrogens
         ]
         return sorted(points, key=self.canonical.__getitem__)
 
@@ -122,7 +103,7 @@ class PieceTree:
         for atom in atoms_of(frozen):
             hydrogens = atom.GetTotalNumHs()
             labels.append(
-                (
+                AtomLabel(
                     atom.GetAtomicNum(),
                     atom.GetFormalCharge(),
                     atom.GetIsotope(),
@@ -177,25 +158,23 @@ class PieceTree:
                 len(atoms),
                 piece_bonds[p],
                 sum(heavy_hash(labels[i]) for i in atoms),
-                sum(labels[i][4] for i in atoms) + ends[p],
+                sum(labels[i].hydrogens for i in atoms) + ends[p],
             )
             for p, atoms in enumerate(pieces)
         ]
-        edges = [(u, v, piece_of[u], piece_of[v]) for u, v in junctions]
-        canonical = list(range(len(labels)))
         tree = cls(
-            frozen,
-            canonical,
-            labels,
-            degree,
-            stem_ok,
-            bonds,
-            bond_in_ring,
-            conjugated,
-            pieces,
-            piece_of,
-            piece_signature,
-            edges,
+            frozen=frozen,
+            canonical=list(range(len(labels))),
+            labels=labels,
+            degree=degree,
+            stem_ok=stem_ok,
+            bonds=bonds,
+            bond_in_ring=bond_in_ring,
+            conjugated=conjugated,
+            pieces=pieces,
+            piece_of=piece_of,
+            piece_signature=piece_signature,
+            edges=[(u, v, piece_of[u], piece_of[v]) for u, v in junctions],
         )
         for p in range(len(pieces)):
             onward = [(e, q) for e, q in tree.adjacent[p] if q > p]
@@ -225,7 +204,7 @@ class PieceTree:
         degree = self.degree + fragment.degree
         for end in (atom, other):
             label = labels[end]
-            labels[end] = (*label[:4], label[4] - 1)
+            labels[end] = label._replace(hydrogens=label.hydrogens - 1)
             degree[end] += 1
         bonds = self.bonds + [(n + u, n + v, kind) for u, v, kind in fragment.bonds]
         bonds.append((atom, other, int(Chem.BondType.SINGLE)))
@@ -243,18 +222,18 @@ class PieceTree:
         a, b = piece_of[atom], piece_of[other]
         edges.append((atom, other, a, b))
         tree = PieceTree(
-            frozen,
-            canonical,
-            labels,
-            degree,
-            self.stem_ok + fragment.stem_ok,
-            bonds,
-            self.bond_in_ring + fragment.bond_in_ring + [False],
-            conjugated,
-            pieces,
-            piece_of,
-            self.piece_signature + fragment.piece_signature,
-            edges,
+            frozen=frozen,
+            canonical=canonical,
+            labels=labels,
+            degree=degree,
+            stem_ok=self.stem_ok + fragment.stem_ok,
+            bonds=bonds,
+            bond_in_ring=self.bond_in_ring + fragment.bond_in_ring + [False],
+            conjugated=conjugated,
+            pieces=pieces,
+            piece_of=piece_of,
+            piece_signature=self.piece_signature + fragment.piece_signature,
+            edges=edges,
             origin=(len(edges) - 1, a, *parent),
         )
         # the new junction leaves every set holding one of its ends
@@ -350,7 +329,7 @@ class PieceTree:
             for match in matches:
                 if atoms.issuperset(match) and all(
                     label[:4] == self.labels[t][:4]
-                    and label[4] == self.labels[t][4] + capped.get(t, 0)
+                    and label.hydrogens == self.labels[t].hydrogens + capped.get(t, 0)
                     for label, t in zip(fragment.labels, match, strict=True)
                 ):
                     return f, match, tuple(boundary)

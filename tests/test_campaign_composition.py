@@ -13,22 +13,15 @@ The most expensive test of the suite (a few minutes on 2 CPU cores): it trains f
 from __future__ import annotations
 
 import json
-import textwrap
+
+from conftest import qed_sa_campaign, write_campaign
 
 from gfncompose.campaign import CampaignRunner, load_campaign
 
 MARGIN = 0.05
 
-CAMPAIGN = """
-seed = 0
-
-[environment]
-kind = "fragments"
-max_fragments = 4
-
-[rewards.qed]
-[rewards.sa]
-
+CAMPAIGN = qed_sa_campaign(
+    """
 [training]
 steps = 600
 batch_size = 16
@@ -36,11 +29,6 @@ beta = 32.0
 epsilon = 0.05
 hidden = 128
 num_layers = 2
-
-[bases.qed]
-rewards = ["qed"]
-[bases.sa]
-rewards = ["sa"]
 
 [classifier]
 steps = 600
@@ -68,12 +56,14 @@ samples = 256
 [report.thresholds]
 qed = 0.6
 sa = 0.75
-"""
+""",
+    seed=0,
+    environment="max_fragments = 4",
+)
 
 
 def test_harmonic_mean_and_contrasts_move_mass_to_their_cells(tmp_path):
-    path = tmp_path / "campaign.toml"
-    path.write_text(textwrap.dedent(CAMPAIGN))
+    path = write_campaign(tmp_path, CAMPAIGN)
     CampaignRunner(load_campaign(path, output=tmp_path / "out"), progress=False).run()
     sets = json.loads((tmp_path / "out" / "summary.json").read_text())["sets"]
 

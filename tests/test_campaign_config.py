@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
+from conftest import qed_sa_campaign, write_campaign
 
 from gfncompose import compose, contrast, harmonic_mean, mixture
 from gfncompose.campaign import load_campaign
 from gfncompose.campaign.expressions import parse_composition
 from gfncompose.errors import UserError
 
-MINIMAL = """
-[environment]
-kind = "fragments"
-max_fragments = 3
-
-[rewards.qed]
-[rewards.sa]
-
-[bases.qed]
-rewards = ["qed"]
-[bases.sa]
-rewards = ["sa"]
-steps = 7
-
+MINIMAL = qed_sa_campaign(
+    """
 [compositions.both]
 expr = "harmonic_mean(qed, sa)"
-"""
-
-
-def write(tmp_path, text: str):
-    path = tmp_path / "campaign.toml"
-    path.write_text(textwrap.dedent(text))
-    return path
+""",
+    environment="max_fragments = 3",
+    sa_base="steps = 7",
+)
 
 
 def test_default_campaign_is_valid_and_uses_fragments():
@@ -46,7 +30,7 @@ def test_default_campaign_is_valid_and_uses_fragments():
 
 
 def test_minimal_campaign_fills_defaults_and_budget_scales_steps_and_samples(tmp_path):
-    path = write(tmp_path, MINIMAL)
+    path = write_campaign(tmp_path, MINIMAL)
     campaign = load_campaign(path)
     assert campaign.bases["sa"].train.steps == 7
     assert campaign.bases["qed"].train.steps == 2000  # TrainConfig's default
@@ -58,8 +42,8 @@ def test_minimal_campaign_fills_defaults_and_budget_scales_steps_and_samples(tmp
 
 
 def test_fingerprint_changes_with_a_base_config_and_only_that_base(tmp_path):
-    before = load_campaign(write(tmp_path, MINIMAL))
-    after = load_campaign(write(tmp_path, MINIMAL.replace("steps = 7", "steps = 8")))
+    before = load_campaign(write_campaign(tmp_path, MINIMAL))
+    after = load_campaign(write_campaign(tmp_path, MINIMAL.replace("steps = 7", "steps = 8")))
     assert before.fingerprint("base:qed") == after.fingerprint("base:qed")
     assert before.fingerprint("base:sa") != after.fingerprint("base:sa")
     assert before.fingerprint("classifier") != after.fingerprint("classifier")
@@ -90,7 +74,7 @@ def test_mistakes_are_reported_with_their_key_path(tmp_path, edit, message):
     old, new = edit
     assert old in MINIMAL
     with pytest.raises(UserError) as error:
-        load_campaign(write(tmp_path, MINIMAL.replace(old, new, 1)))
+        load_campaign(write_campaign(tmp_path, MINIMAL.replace(old, new, 1)))
     assert message in str(error.value)
     assert str(tmp_path / "campaign.toml") in str(error.value)
 
@@ -99,19 +83,19 @@ def test_missing_file_unknown_top_level_key_and_bad_toml(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         load_campaign(tmp_path / "nope.toml")
     with pytest.raises(UserError, match="top level sed: unknown key"):
-        load_campaign(write(tmp_path, "sed = 1\n" + MINIMAL))
+        load_campaign(write_campaign(tmp_path, "sed = 1\n" + MINIMAL))
     with pytest.raises(UserError, match="not valid TOML"):
-        load_campaign(write(tmp_path, "[environment\n"))
+        load_campaign(write_campaign(tmp_path, "[environment\n"))
     with pytest.raises(UserError, match=r"\[bases\]: a campaign needs at least two bases"):
-        load_campaign(write(tmp_path, MINIMAL.replace('[bases.sa]\nrewards = ["sa"]', "")))
+        load_campaign(write_campaign(tmp_path, MINIMAL.replace('[bases.sa]\nrewards = ["sa"]', "")))
 
 
 def test_vocabulary_path_is_relative_to_the_campaign_file(tmp_path):
     text = MINIMAL.replace("max_fragments = 3", 'vocabulary = "frags.csv"')
     with pytest.raises(UserError, match="vocabulary: file .*frags.csv does not exist"):
-        load_campaign(write(tmp_path, text))
+        load_campaign(write_campaign(tmp_path, text))
     (tmp_path / "frags.csv").write_text("smiles\n*c1ccccc1\n")
-    campaign = load_campaign(write(tmp_path, text))
+    campaign = load_campaign(write_campaign(tmp_path, text))
     assert campaign.environment["vocabulary"] == str(tmp_path / "frags.csv")
 
 
@@ -122,7 +106,7 @@ def test_fingerprints_follow_a_files_content_not_its_folder(tmp_path):
     for folder, fragments in (("a", "*c1ccccc1"), ("b", "*c1ccccc1"), ("c", "*c1ccncc1")):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "frags.csv").write_text(f"smiles\n{fragments}\n")
-        campaign = load_campaign(write(tmp_path / folder, text))
+        campaign = load_campaign(write_campaign(tmp_path / folder, text))
         prints[folder] = [campaign.fingerprint(w) for w in ("base:qed", "classifier")]
     assert prints["a"] == prints["b"]
     assert all(x != y for x, y in zip(prints["a"], prints["c"], strict=True))

@@ -2,13 +2,13 @@
 and the reweighted estimates of what each composition's samples should show."""
 
 import json
-import textwrap
 from importlib.resources import files
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import qed_sa_campaign, write_campaign
 
 from gfncompose.campaign.config import load_campaign
 from gfncompose.campaign.layout import CampaignLayout
@@ -16,35 +16,20 @@ from gfncompose.campaign.report import write_report
 from gfncompose.errors import UserError
 from gfncompose.metrics import MoleculeSet, earth_movers_distance, number_of_modes
 
-CAMPAIGN = """
-[environment]
-kind = "fragments"
-
-[rewards.qed]
-[rewards.sa]
-
-[bases.qed]
-rewards = ["qed"]
-[bases.sa]
-rewards = ["sa"]
-
+COMPOSITIONS = """
 [compositions.everything]
 expr = "mixture(qed, sa)"
 [compositions.both]
 expr = "harmonic_mean(qed, sa)"
 [compositions.qed_not_sa]
 expr = "contrast(qed, sa)"
-
-[report]
-{report}
 """
 DRUGS = pd.read_csv(files("gfncompose.data") / "drugs.csv")["smiles"].tolist()
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def load(tmp_path, report=""):
-    path = tmp_path / "campaign.toml"
-    path.write_text(textwrap.dedent(CAMPAIGN.format(report=report)))
+    path = write_campaign(tmp_path, qed_sa_campaign(f"{COMPOSITIONS}\n[report]\n{report}\n"))
     return load_campaign(path, output=tmp_path / "out")
 
 

@@ -7,25 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pandas as pd
 import pytest
 import torch
+from conftest import qed_sa_campaign, write_campaign
 
 from gfncompose.cli import main
 
-TINY = """
-seed = 3
-
-[environment]
-kind = "fragments"
-max_fragments = 2
-
-[rewards.qed]
-[rewards.sa]
-
+TINY = qed_sa_campaign(
+    """
 [training]
 steps = {steps}
 batch_size = 8
@@ -33,11 +25,6 @@ beta = 4.0
 hidden = 32
 num_layers = 1
 checkpoint_every = 5
-
-[bases.qed]
-rewards = ["qed"]
-[bases.sa]
-rewards = ["sa"]
 
 [classifier]
 steps = 10
@@ -64,14 +51,14 @@ rewards = ["qed", "sa"]
 [report.thresholds]
 qed = 0.5
 sa = 0.7
-"""
+""",
+    seed=3,
+    environment="max_fragments = 2",
+)
 
 
-def write_campaign(folder, steps: int = 10):
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "campaign.toml"
-    path.write_text(textwrap.dedent(TINY.format(steps=steps)))
-    return path
+def write_tiny_campaign(folder, steps: int = 10):
+    return write_campaign(folder, TINY.format(steps=steps))
 
 
 def run(path, *extra: str) -> int:
@@ -79,7 +66,7 @@ def run(path, *extra: str) -> int:
 
 
 def test_run_writes_csvs_summary_and_plots_and_a_rerun_reuses_everything(tmp_path, caplog):
-    path = write_campaign(tmp_path)
+    path = write_tiny_campaign(tmp_path)
     assert run(path) == 0
     out = tmp_path / "out"
     sets = ["qed", "sa", "both", "qed_not_sa", "monolithic"]
@@ -126,7 +113,7 @@ def test_run_writes_csvs_summary_and_plots_and_a_rerun_reuses_everything(tmp_pat
 
 
 def test_a_changed_base_is_retrained_and_the_old_one_kept(tmp_path):
-    path = write_campaign(tmp_path)
+    path = write_tiny_campaign(tmp_path)
     assert run(path) == 0
     text = path.read_text().replace(
         '[bases.sa]\nrewards = ["sa"]', '[bases.sa]\nrewards = ["sa"]\nbeta = 2.0'
@@ -138,7 +125,7 @@ def test_a_changed_base_is_retrained_and_the_old_one_kept(tmp_path):
 
 
 def test_bad_campaign_fails_before_training_with_the_key_path(tmp_path, capsys):
-    path = write_campaign(tmp_path)
+    path = write_tiny_campaign(tmp_path)
     path.write_text(
         path.read_text().replace(
             'expr = "harmonic_mean(qed, sa)"', 'expr = "harmonic_mean(qed, logp)"'
@@ -155,10 +142,10 @@ def test_bad_campaign_fails_before_training_with_the_key_path(tmp_path, capsys):
 def test_run_killed_during_training_resumes_to_the_same_results(tmp_path):
     """``kill -9`` mid-way through the first base, rerun: the same CSVs, byte for byte, as an
     uninterrupted run with the same seed (checkpoints restore weights, optimiser and RNG)."""
-    reference = write_campaign(tmp_path / "reference", steps=40)
+    reference = write_tiny_campaign(tmp_path / "reference", steps=40)
     assert run(reference) == 0
 
-    path = write_campaign(tmp_path / "killed", steps=40)
+    path = write_tiny_campaign(tmp_path / "killed", steps=40)
     out = path.parent / "out"
     argv = ["run", str(path), "--quiet", "--output", str(out)]
     code = f"from gfncompose.cli import main; main({argv!r})"

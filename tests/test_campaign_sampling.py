@@ -3,31 +3,21 @@ missing chunks, and the set does not depend on where or in which order chunks ra
 
 from __future__ import annotations
 
-import textwrap
-
 import pandas as pd
 import pytest
+from conftest import qed_sa_campaign, write_campaign
 
 import gfncompose.campaign.runner as runner_module
 from gfncompose.campaign import CampaignRunner, load_campaign
 from gfncompose.campaign.sampling import chunk_seed, chunk_sizes
 
-CAMPAIGN = """
-seed = 2
-[environment]
-kind = "fragments"
-max_fragments = 2
-[rewards.qed]
-[rewards.sa]
+CAMPAIGN = qed_sa_campaign(
+    """
 [training]
 steps = 3
 batch_size = 4
 hidden = 16
 num_layers = 1
-[bases.qed]
-rewards = ["qed"]
-[bases.sa]
-rewards = ["sa"]
 [classifier]
 steps = 3
 batch_size = 4
@@ -39,7 +29,10 @@ base_samples = 5
 [compositions.both]
 expr = "harmonic_mean(qed, sa)"
 samples = 13
-"""
+""",
+    seed=2,
+    environment="max_fragments = 2",
+)
 
 
 class Crash(Exception):
@@ -56,8 +49,7 @@ def test_chunks_cover_the_set_and_have_distinct_stable_seeds():
 
 
 def test_a_rerun_after_a_crash_samples_only_the_missing_chunks(tmp_path, monkeypatch):
-    path = tmp_path / "campaign.toml"
-    path.write_text(textwrap.dedent(CAMPAIGN))
+    path = write_campaign(tmp_path, CAMPAIGN)
     straight = CampaignRunner(load_campaign(path, output=tmp_path / "straight"), progress=False)
     expected = pd.read_csv(straight.sample("both"), keep_default_na=False)
 

@@ -17,7 +17,7 @@ from rdkit import Chem
 
 from gfncompose.envs import FragmentEnv, Vocabulary, read_blocks_json
 from gfncompose.envs.assembly import stem_kind, symmetry_representatives
-from gfncompose.envs.decomposition import decompose
+from gfncompose.envs.decomposition import decomposition_of
 from gfncompose.envs.piece_tree import PieceTree
 from gfncompose.envs.vocabulary import fragment_from_marked_smiles
 
@@ -225,7 +225,8 @@ def test_a_joined_tree_is_the_tree_of_the_molecule():
         assert _fragment_sets(joined) == _fragment_sets(built)
         assert [order[i] for i in joined.attachment_points()] == built.attachment_points()
         assert (
-            decompose(joined, env.table).min_fragments == decompose(built, env.table).min_fragments
+            decomposition_of(joined, env.table).min_fragments
+            == decomposition_of(built, env.table).min_fragments
         )
 
 

@@ -4,14 +4,19 @@ import importlib.resources
 
 import pandas as pd
 import pytest
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, qed_sa_campaign, write_campaign
 from rdkit import Chem
 
 from gfncompose.campaign import load_campaign
 from gfncompose.campaign.runner import CampaignRunner
 from gfncompose.cli import main
 from gfncompose.envs import Fragment, Vocabulary, default_vocabulary, read_blocks_json
-from gfncompose.envs.brics import VocabularyLimits, build_vocabulary, decompose, read_molecules
+from gfncompose.envs.brics import (
+    VocabularyLimits,
+    build_vocabulary,
+    marked_fragment_smiles,
+    read_molecules,
+)
 from gfncompose.envs.vocabulary import fragment_from_marked_smiles, read_vocabulary
 from gfncompose.errors import UserError
 
@@ -113,26 +118,11 @@ def test_block_list_layout_errors_name_the_row(tmp_path):
 
 @pytest.mark.skipif(not BLOCKS.is_file(), reason="../shared/data/blocks_PDB_105.json is absent")
 def test_campaign_loads_the_literature_block_list_as_its_vocabulary(tmp_path):
-    path = write(
-        tmp_path / "campaign.toml",
-        f"""
-[environment]
-kind = "fragments"
-max_fragments = 9
-vocabulary = "{BLOCKS}"
-
-[rewards.qed]
-[rewards.sa]
-
-[bases.qed]
-rewards = ["qed"]
-[bases.sa]
-rewards = ["sa"]
-
-[compositions.both]
-expr = "harmonic_mean(qed, sa)"
-""",
+    campaign = qed_sa_campaign(
+        '[compositions.both]\nexpr = "harmonic_mean(qed, sa)"\n',
+        environment=f'max_fragments = 9\nvocabulary = "{BLOCKS}"',
     )
+    path = write_campaign(tmp_path, campaign)
     env = CampaignRunner(load_campaign(path), progress=False).env
     assert len(env.vocabulary) == 72 and env.max_fragments == 9
     assert env.vocabulary == read_blocks_json(BLOCKS)
@@ -205,13 +195,14 @@ def test_shipped_vocabulary_is_what_the_builder_makes_of_the_drug_list():
 
 
 def test_decomposition_marks_cut_points():
-    pieces = decompose(Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1"))  # paracetamol
+    pieces = marked_fragment_smiles(Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1"))  # paracetamol
     fragments = {fragment_from_marked_smiles(p).smiles for p in pieces}
     assert fragments == {"CC=O", "N", "Oc1ccccc1"}
-    assert decompose(Chem.MolFromSmiles("CCCC")) == []  # nothing BRICS cuts: no fragment
+    # nothing BRICS cuts: no fragment
+    assert marked_fragment_smiles(Chem.MolFromSmiles("CCCC")) == []
     # BRICS also cuts C=C; RDKit writes that stem as a single bond, like all others
-    assert sorted(decompose(Chem.MolFromSmiles("CCC=CCCC"))) == ["*CCC", "*CCCC"]
-    assert decompose(Chem.MolFromSmiles("CC(=O)Nc1ccccc1"), "recap")
+    assert sorted(marked_fragment_smiles(Chem.MolFromSmiles("CCC=CCCC"))) == ["*CCC", "*CCCC"]
+    assert marked_fragment_smiles(Chem.MolFromSmiles("CC(=O)Nc1ccccc1"), "recap")
 
 
 def test_builder_limits():
