@@ -15,7 +15,9 @@ network size (hidden 128, 2 layers), plus its action-space size, the memory a ba
 1,024 uniform trajectories leaves in the environment's caches (resident set growth and
 entries per cache), and base training as a campaign runs it: trajectories/s of steps of
 64 trajectories (sample with ε = 0.05, trajectory balance loss with the QED reward at
-β = 32, backward, Adam). When the data folder is absent the section says so. Resident
+β = 32, backward, Adam), and the action draw alone (64 states): both with today's
+inverse-CDF draw and with the Gumbel-max draw it replaced, alternated in the same run, with
+their ratio. When the data folder is absent the section says so. Resident
 set sizes are read from ``/proc/self/statm``; ``peak_rss_mb`` is the process's peak.
 
     python benchmarks/envs.py [--device cuda] [--only literature]
@@ -25,20 +27,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
 import time
 from functools import partial
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import torch
 
-from gfncompose import GFlowNet, UniformPolicy
+from gfncompose import GFlowNet, UniformPolicy, sampler
 from gfncompose.envs import AtomEnv, FragmentEnv, read_vocabulary
+from gfncompose.policy import masked_log_softmax
 from gfncompose.rewards import make_reward
-from gfncompose.sampler import sample_trajectories
+from gfncompose.sampler import draw_actions, sample_trajectories
 from gfncompose.trajectory_balance import trajectory_balance_loss
 
 ENVIRONMENTS = {"atoms": AtomEnv, "fragments": FragmentEnv}
@@ -161,8 +166,64 @@ def cache_growth(make_env, device: str) -> dict:
     }
 
 
+def gumbel_max_draw(policy, states, epsilon=0.0, generator=None) -> torch.Tensor:
+    """The action draw before inverse-CDF sampling, for the same-run comparison: exploration
+    mixed in log space, then Gumbel-max (``B · A`` exponential variates per draw)."""
+    mask = policy.env.forward_mask(states)
+    log_probs = policy.log_probs(states)
+    if epsilon:
+        uniform = masked_log_softmax(torch.zeros_like(log_probs), mask)
+        log_probs = torch.logaddexp(log_probs + math.log1p(-epsilon), uniform + math.log(epsilon))
+    noise = torch.empty_like(log_probs).exponential_(generator=generator)
+    noise = noise.clamp_min_(torch.finfo(log_probs.dtype).tiny)
+    return (log_probs - noise.log()).argmax(dim=1)
+
+
+def action_draws(make_env, device: str, repeats: int = 20, **network) -> dict:
+    """Milliseconds per action draw for 64 states of the base-training distribution (a policy
+    after its warm-up steps), inverse CDF against Gumbel-max, same states, same run."""
+    env = make_env(device=device)
+    torch.manual_seed(0)
+    gfn = GFlowNet(env, **network).to(device)
+    states = sample_trajectories(gfn, 16, TRAINING["epsilon"]).states[:64]
+    times = {}
+    for name, draw in (("inverse_cdf", draw_actions), ("gumbel_max", gumbel_max_draw)) * 2:
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            draw(gfn, states, TRAINING["epsilon"])
+        _sync(device)
+        times.setdefault(name, []).append((time.perf_counter() - start) / repeats * 1e3)
+    out = {name: round(min(values), 2) for name, values in times.items()}
+    return {
+        "states": len(states),
+        "ms": out,
+        "speedup": round(out["gumbel_max"] / out["inverse_cdf"], 2),
+    }
+
+
 def base_training(make_env, device: str, **network) -> dict:
-    """Trajectories/s of trajectory-balance steps as a campaign's base training runs them."""
+    """Trajectories/s of trajectory-balance steps as a campaign's base training runs them,
+    with today's action draw and with the one before it (Gumbel-max), alternated twice in
+    the same run; each run starts from the same initial weights on a fresh environment."""
+    runs: dict[str, list[dict]] = {}
+    for name, draw in (("inverse_cdf", draw_actions), ("gumbel_max", gumbel_max_draw)) * 2:
+        with patch.object(sampler, "draw_actions", draw):
+            runs.setdefault(name, []).append(_base_training(make_env, device, **network))
+    rates = {
+        name: round(statistics.fmean(run["trajectories_per_s"] for run in values), 1)
+        for name, values in runs.items()
+    }
+    return {
+        **TRAINING,
+        "reward": "qed",
+        "trajectories_per_s": rates,
+        "speedup": round(rates["inverse_cdf"] / rates["gumbel_max"], 2),
+        "runs": runs,
+    }
+
+
+def _base_training(make_env, device: str, **network) -> dict:
     env = make_env(device=device)
     # the initial weights decide how large the molecules are (1.7x in speed, seed 0 vs 1)
     torch.manual_seed(0)
@@ -196,8 +257,6 @@ def base_training(make_env, device: str, **network) -> dict:
     _sync(device)
     seconds = time.perf_counter() - start
     return {
-        **TRAINING,
-        "reward": "qed",
         "trajectories_per_s": round(TRAINING["steps"] * TRAINING["batch_size"] / seconds, 1),
         "mean_trajectory_length": round(statistics.fmean(lengths), 2),
         "mean_heavy_atoms": round(statistics.fmean(atoms), 1),
@@ -218,6 +277,7 @@ def literature(device: str) -> dict:
         "sampling": sampling(make_env, device),
         "to_data": to_data(make_env, device),
         "gnn_policy": gnn(make_env, device, **CAMPAIGN_NETWORK),
+        "action_draw": action_draws(make_env, device, **CAMPAIGN_NETWORK),
         "base_training": base_training(make_env, device, **CAMPAIGN_NETWORK),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import psutil
 import pytest
 import ray
 import torch
+from conftest import qed_sa_campaign, write_campaign
 
 from gfncompose.campaign import CampaignRunner, load_campaign
 from gfncompose.campaign.cluster import RayCluster
@@ -26,22 +26,13 @@ from gfncompose.campaign.config import ClusterSpec, Resources
 from gfncompose.errors import UserError
 from gfncompose.rewards.parallel import available_workers
 
-CAMPAIGN = """
-seed = 5
-[environment]
-kind = "fragments"
-max_fragments = 2
-[rewards.qed]
-[rewards.sa]
+CAMPAIGN = qed_sa_campaign(
+    """
 [training]
 steps = 4
 batch_size = 8
 hidden = 16
 num_layers = 1
-[bases.qed]
-rewards = ["qed"]
-[bases.sa]
-rewards = ["sa"]
 [classifier]
 steps = 4
 batch_size = 4
@@ -53,7 +44,10 @@ base_samples = 8
 [compositions.both]
 expr = "harmonic_mean(qed, sa)"
 samples = 20
-"""
+""",
+    seed=5,
+    environment="max_fragments = 2",
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +60,7 @@ def local_ray():
 
 @pytest.fixture
 def campaign_file(tmp_path):
-    path = tmp_path / "campaign.toml"
-    path.write_text(textwrap.dedent(CAMPAIGN))
-    return path
+    return write_campaign(tmp_path, CAMPAIGN)
 
 
 def trained_serially(campaign_file, output):

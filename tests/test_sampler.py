@@ -7,7 +7,7 @@ import torch
 
 from gfncompose import GuidedPolicy, exact, harmonic_mean
 from gfncompose.envs import HyperGrid
-from gfncompose.sampler import sample_actions, sample_trajectories
+from gfncompose.sampler import explore, sample_actions, sample_trajectories
 
 
 def test_sample_actions_matches_the_probabilities_and_avoids_masked_actions():
@@ -20,6 +20,13 @@ def test_sample_actions_matches_the_probabilities_and_avoids_masked_actions():
     assert (first - probs[0]).abs().max() < 0.006
     assert first[1] == 0
     assert (actions[n:] == 2).all()
+
+
+def test_exploration_mixes_in_the_uniform_over_allowed_actions():
+    probs = torch.tensor([[0.7, 0.0, 0.3, 0.0]], dtype=torch.float64)
+    mixed = explore(probs, probs > 0, 0.2)
+    expected = torch.tensor([[0.8 * 0.7 + 0.1, 0.0, 0.8 * 0.3 + 0.1, 0.0]], dtype=torch.float64)
+    torch.testing.assert_close(mixed, expected)
 
 
 def test_an_explicit_generator_reproduces_samples_and_leaves_the_global_stream_alone():
