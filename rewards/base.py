@@ -77,9 +77,11 @@ class Reward(ABC):
     value_range: tuple[float, float] = (REWARD_FLOOR, 1.0)
     pipelined: ClassVar[bool] = False
     """Whether base training computes this reward in a process of its own while it samples
-    the next batch: worth it from about 2 ms per new molecule on 2 CPUs
-    (``benchmarks/pipelined_rewards.py``), so for docking-like rewards; no built-in reward
-    is that slow (QED, SA and the sEH proxy measured 0.85, 0.91 and 1.02 times as fast)."""
+    the next batch (:func:`~gfncompose.training.pipelined_batches`). A reward type that
+    takes seconds per molecule (docking) sets it. ``benchmarks/pipelined_rewards.py``
+    measured 1.15–1.45x faster training for every built-in reward too, with the learner on
+    one of 2 CPUs; they keep it off until that holds at torch's default thread count and
+    on the literature's space (``benchmarks/RESULTS.md``)."""
 
     @abstractmethod
     def score(self, mols: Sequence[Chem.Mol | None]) -> np.ndarray:
