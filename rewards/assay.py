@@ -30,7 +30,7 @@ import numpy as np
 from rdkit import Chem, rdBase
 
 from ..errors import UserError
-from .tables import line_of, read_table, require_column
+from ..tables import line_of, read_table, require_column
 
 CHEMBL_RELATION = "Standard Relation"
 MISSING = frozenset({"", "na", "n/a", "nan", "none", "null"})

@@ -6,7 +6,7 @@ from rdkit import Chem
 
 from gfncompose.errors import UserError
 from gfncompose.rewards import read_assay
-from gfncompose.rewards.tables import read_table
+from gfncompose.tables import read_table
 
 CHEMBL_STYLE = """"Smiles";"Standard Relation";"Standard Value";"Standard Units";"pChEMBL Value"
 "CCO";"'='";"10.0";"nM";"8.00"

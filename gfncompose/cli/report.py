@@ -12,7 +12,7 @@ import pandas as pd
 from ..coverage_report import SMILES, write_coverage_report
 from ..errors import UserError
 from ..metrics import TOP_K, MoleculeSet
-from ..rewards.tables import line_of, read_table
+from ..tables import line_of, read_table
 from . import DeprecatedAlias
 from .campaign import open_campaign
 

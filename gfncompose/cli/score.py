@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from ..rewards import make_rewards
-from ..rewards.tables import line_of, read_table, require_column
+from ..tables import line_of, read_table, require_column
 
 CHUNK = 1024
 """Molecules per scoring call (and progress-bar step)."""

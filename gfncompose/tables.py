@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import UserError
+from .errors import UserError
 
 DELIMITERS = ",;\t|"
 SNIFF_BYTES = 65536
