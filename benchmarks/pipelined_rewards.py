@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -111,7 +112,7 @@ def main() -> None:
             "pipelined_trajectories_per_s": round(overlapped, 1),
             "ratio": round(overlapped / serial, 2),
         }
-        print(name, output["rewards"][name], flush=True)
+        print(name, output["rewards"][name], file=sys.stderr, flush=True)
     output["load_average_at_end"] = os.getloadavg()[0]
     print(json.dumps(output, indent=2))
 

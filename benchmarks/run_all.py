@@ -38,6 +38,7 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "rewards": ["--repeats", "3"],
         "metrics": ["--sizes", "1000,10000"],
         "cluster": [],
+        "pipelined_rewards": [],
         "sculpting_seh": ["--budget", "0.02", "--samples", "1000"],
     },
     "quick": {
@@ -50,6 +51,7 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "rewards": ["--repeats", "1", "--only", "qed,sa"],
         "metrics": ["--sizes", "1000"],
         "cluster": ["--molecules", "512", "--budget", "0.02", "--slow", "8"],
+        "pipelined_rewards": ["--steps", "5", "--sleep-ms", "2"],
         "sculpting_seh": ["--budget", "0.001", "--samples", "32"],
     },
 }
