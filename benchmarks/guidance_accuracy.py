@@ -21,7 +21,7 @@ that satisfy trajectory balance for no reward, where only the path posterior sta
 exact. (The learned generator head is gone; its comparison on the same learned
 classifiers, measured before its removal, is in ``benchmarks/RESULTS.md``.)
 
-    python benchmarks/guidance_accuracy.py [--steps 2000] [--beta 8] [--hidden 128]
+    python benchmarks/guidance_accuracy.py [--steps 2000] [--beta 8] [--hidden 128] [--seed 0]
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from gfncompose.envs import AtomEnv, FragmentEnv, Vocabulary
 from gfncompose.envs.vocabulary import fragment_from_marked_smiles
 from gfncompose.policy import MASKED
 from gfncompose.rewards import make_reward
-from gfncompose.training import ClassifierConfig, train_classifier
+from gfncompose.training import ClassifierConfig, seeded, train_classifier
 
 COMPOSITIONS = [
     harmonic_mean("qed", "sa"),
@@ -182,6 +182,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000, help="classifier training steps")
     parser.add_argument("--beta", type=float, default=8.0, help="reward exponent of the bases")
     parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0, help="classifier weights and training")
     args = parser.parse_args()
     rewards = {"qed": make_reward("qed"), "sa": make_reward("sa")}
     results = {}
@@ -193,13 +194,14 @@ def main() -> None:
             for k, reward in rewards.items()
         }
         dists = {k: exact.terminal_distribution(env, p) for k, p in bases.items()}
-        generator = torch.Generator().manual_seed(0)
+        generator = torch.Generator().manual_seed(args.seed)
         random_bases = {k: exact.random_policy(env, generator) for k in rewards}
-        torch.manual_seed(0)
-        classifier = Classifier(env, list(bases), n_observations=3, hidden=args.hidden)
+        with seeded(args.seed):
+            classifier = Classifier(env, list(bases), n_observations=3, hidden=args.hidden)
+        train = ClassifierConfig(steps=args.steps, seed=args.seed)
         start = time.perf_counter()
         with torch.enable_grad():
-            train_classifier(classifier, bases, ClassifierConfig(steps=args.steps), progress=False)
+            train_classifier(classifier, bases, train, progress=False)
         seconds = time.perf_counter() - start
         classifier.eval()
         start = time.perf_counter()
