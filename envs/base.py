@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from ..segments import segment_logsumexp
+
 States = Any
 """A batch of ``B`` states; its concrete type belongs to the environment."""
 
@@ -57,16 +59,26 @@ class Environment(ABC):
         transition ``s -> x`` has a single parent and contributes 0.
         """
 
+    def transition_actions(
+        self, states: States, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The allowed actions that make the same child as each of ``actions``
+        (``LongTensor[B]``), as pairs: ``rows`` (ascending, into the batch) and their
+        ``actions``, ``LongTensor[K]`` each, every row present.
+
+        Where several actions lead to the same child (graph symmetries), the transition
+        probability is their sum and an environment overrides this; by default each action
+        has its own child.
+        """
+        return torch.arange(len(actions), device=actions.device), actions
+
     def log_transition(
         self, states: States, log_probs: torch.Tensor, actions: torch.Tensor
     ) -> torch.Tensor:
-        """``log P_F(s' | s)`` of the transition taken by ``actions``: ``[B]``.
-
-        ``log_probs`` is ``[B, A]`` over actions. Where several actions lead to the
-        same child (graph symmetries), the transition probability is their sum and
-        an environment overrides this; by default each action has its own child.
-        """
-        return log_probs.gather(1, actions[:, None]).squeeze(1)
+        """``log P_F(s' | s)`` of the transition taken by ``actions`` from ``log_probs``
+        ``[B, A]``: the log-sum over :meth:`transition_actions`, ``[B]``."""
+        rows, same = self.transition_actions(states, actions)
+        return segment_logsumexp(log_probs[rows, same], rows, len(actions))
 
     @abstractmethod
     def to_data(self, states: States) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from abc import abstractmethod
 from collections.abc import Hashable, Sequence
 
@@ -72,12 +71,21 @@ class MoleculeEnvironment(Environment):
         counts = [self.num_parents(s) for s in states]
         return -torch.tensor(counts, dtype=torch.float32, device=self.device).log()
 
-    def log_transition(
-        self, states: MolStates, log_probs: torch.Tensor, actions: torch.Tensor
-    ) -> torch.Tensor:
-        """``log Σ_a' P_F(a' | s)`` over the allowed ``a'`` giving the child of ``a``: ``[B]``."""
-        pairs = zip(states, actions.tolist(), strict=True)
-        return log_sum_actions(log_probs, [self.same_child_actions(s, a) for s, a in pairs])
+    def transition_actions(
+        self, states: MolStates, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each action with its :meth:`same_child_actions`: ``rows`` and ``actions``,
+        ``LongTensor[K]`` each (usually one per row)."""
+        same = [
+            self.same_child_actions(s, a) for s, a in zip(states, actions.tolist(), strict=True)
+        ]
+        rows = [b for b, row in enumerate(same) for _ in row]
+        flat = [a for row in same for a in row]
+        device = actions.device
+        return (
+            torch.tensor(rows, dtype=torch.long, device=device),
+            torch.tensor(flat, dtype=torch.long, device=device),
+        )
 
     def state_keys(self, states: MolStates) -> list[Hashable]:
         return [s.key for s in states]
@@ -111,25 +119,3 @@ class MoleculeEnvironment(Environment):
     def to_mols(self, states: MolStates) -> list[Chem.Mol]:
         """A sanitized RDKit molecule (a copy) per state."""
         return [Chem.Mol(s.mol) for s in states]
-
-
-def log_sum_actions(log_probs: torch.Tensor, actions: Sequence[Sequence[int]]) -> torch.Tensor:
-    """``log Σ_{a in actions[b]} P_F(a | s_b)`` from ``log_probs [B, A]``: ``[B]``.
-
-    Each row's list is short (the actions giving one child, usually one), so only those
-    entries are gathered: the flat action spaces have thousands of actions (~12,000 for
-    the literature's fragments), where a dense masked logsumexp and its backward cost more
-    than the policy's own log-softmax.
-    """
-    device = log_probs.device
-    row_of = [b for b, row in enumerate(actions) for _ in row]
-    rows = torch.tensor(row_of, dtype=torch.long, device=device)
-    columns = torch.tensor([a for row in actions for a in row], dtype=torch.long, device=device)
-    values = log_probs[rows, columns]
-    if len(values) == len(actions):
-        return values
-    # shift each row by its max; logsumexp does not depend on the shift, so no gradient
-    shift = torch.full((len(actions),), -math.inf, dtype=values.dtype, device=device)
-    shift = shift.scatter_reduce(0, rows, values.detach(), "amax")
-    total = torch.zeros_like(shift).index_add(0, rows, (values - shift[rows]).exp())
-    return shift + total.log()

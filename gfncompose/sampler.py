@@ -8,7 +8,8 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from .envs.base import Environment, States
-from .policy import Policy
+from .policy import MASKED, Policy
+from .segments import row_starts
 
 
 @dataclass
@@ -42,12 +43,14 @@ class Trajectories:
         return last
 
 
-def explore(probs: torch.Tensor, mask: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """``(1-ε) P_F + ε U``, ``U`` uniform over the allowed actions of ``mask``: ``[B, A]``."""
+def explore(probs: torch.Tensor, rows: torch.Tensor, n: int, epsilon: float) -> torch.Tensor:
+    """``(1-ε) P_F + ε U`` at the allowed pairs of ``n`` states: ``probs`` ``[K]`` of the pairs
+    in ``rows`` (``LongTensor[K]``, ascending, every allowed action of each state), ``U``
+    uniform over each state's allowed actions: ``[K]``."""
     if epsilon == 0.0:
         return probs
-    allowed = mask.to(probs.dtype)
-    return (1.0 - epsilon) * probs + epsilon * allowed / allowed.sum(dim=1, keepdim=True)
+    counts, _ = row_starts(rows, n)
+    return (1.0 - epsilon) * probs + epsilon / counts[rows].to(probs.dtype)
 
 
 def sample_weighted(
@@ -67,6 +70,22 @@ def sample_weighted(
     # u ≤ 1 − 2⁻⁵³, so u · total < total after rounding: the search ends at a weight > 0
     u = torch.rand(total.shape, generator=generator, dtype=total.dtype, device=total.device)
     return torch.searchsorted(cumulative, u * total, right=True).squeeze(1)
+
+
+def sample_rows(weights: torch.Tensor, rows: torch.Tensor, n: int, generator=None) -> torch.Tensor:
+    """For each of ``n`` rows, one position ``k`` among its values, drawn with probability
+    proportional to ``weights[k]``: ``LongTensor[n]`` into ``[K]``.
+
+    ``weights``: ``[K]`` float64, ``≥ 0``, some ``> 0`` in every row; ``rows``: ``LongTensor[K]``
+    ascending. The rows are laid out as a zero-padded table as wide as the longest row and
+    drawn by :func:`sample_weighted` (exact): on the literature's fragment space that table is
+    a few hundred columns wide where the dense action space has ~12,000.
+    """
+    counts, starts = row_starts(rows, n)
+    column = torch.arange(len(rows), device=rows.device) - starts[rows]
+    table = weights.new_zeros(n, int(counts.max()))
+    table[rows, column] = weights
+    return starts + sample_weighted(table, generator)
 
 
 def sample_actions(
@@ -120,11 +139,16 @@ def draw_actions(
     epsilon: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """One action per state from ``policy`` explored with ``epsilon``: ``LongTensor[B]``."""
-    probs = policy.log_probs(states).double().exp()
-    if epsilon != 0.0:
-        probs = explore(probs, policy.env.forward_mask(states), epsilon)
-    return sample_weighted(probs, generator)
+    """One action per state from ``policy`` explored with ``epsilon``: ``LongTensor[B]``.
+
+    Drawn over the allowed actions only (:func:`explore`, :func:`sample_rows`): with
+    exploration every action ``env.forward_mask`` allows, else those of positive probability.
+    """
+    log_probs = policy.log_probs(states)
+    allowed = policy.env.forward_mask(states) if epsilon != 0.0 else log_probs > MASKED
+    rows, actions = allowed.nonzero(as_tuple=True)
+    probs = explore(log_probs[rows, actions].double().exp(), rows, len(allowed), epsilon)
+    return actions[sample_rows(probs, rows, len(allowed), generator)]
 
 
 @torch.no_grad()

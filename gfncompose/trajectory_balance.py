@@ -14,16 +14,20 @@ import torch
 from .envs.base import States
 from .policy import GFlowNet
 from .sampler import Trajectories
+from .segments import segment_logsumexp
 
 LogReward = Callable[[States], torch.Tensor]
 """Maps ``B`` terminal objects to ``log R(x)``: ``[B]``."""
 
 
 def trajectory_log_pf(gfn: GFlowNet, trajectories: Trajectories) -> torch.Tensor:
-    """``Σ_t log P_F(s_{t+1} | s_t)`` per trajectory, ``[B]``, in one batched pass."""
-    env = gfn.env
-    log_probs = gfn.log_probs(trajectories.states)
-    per_step = env.log_transition(trajectories.states, log_probs, trajectories.actions)
+    """``Σ_t log P_F(s_{t+1} | s_t)`` per trajectory, ``[B]``, in one batched pass over the
+    allowed actions only (:meth:`GFlowNet.log_probs_at`); each transition sums the actions
+    that make its child (``env.transition_actions``)."""
+    states = trajectories.states
+    rows, actions = gfn.env.transition_actions(states, trajectories.actions)
+    log_pf = gfn.log_probs_at(states, rows, actions)
+    per_step = segment_logsumexp(log_pf, rows, len(trajectories.actions))
     total = torch.zeros(len(trajectories.length), device=per_step.device)
     return total.index_add(0, trajectories.trajectory, per_step)
 

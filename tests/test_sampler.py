@@ -7,7 +7,14 @@ import torch
 
 from gfncompose import GuidedPolicy, exact, harmonic_mean
 from gfncompose.envs import HyperGrid
-from gfncompose.sampler import explore, sample_actions, sample_trajectories
+from gfncompose.policy import MASKED
+from gfncompose.sampler import (
+    draw_actions,
+    explore,
+    sample_actions,
+    sample_rows,
+    sample_trajectories,
+)
 
 
 def test_sample_actions_matches_the_probabilities_and_avoids_masked_actions():
@@ -22,11 +29,58 @@ def test_sample_actions_matches_the_probabilities_and_avoids_masked_actions():
     assert (actions[n:] == 2).all()
 
 
-def test_exploration_mixes_in_the_uniform_over_allowed_actions():
-    probs = torch.tensor([[0.7, 0.0, 0.3, 0.0]], dtype=torch.float64)
-    mixed = explore(probs, probs > 0, 0.2)
-    expected = torch.tensor([[0.8 * 0.7 + 0.1, 0.0, 0.8 * 0.3 + 0.1, 0.0]], dtype=torch.float64)
+def test_ragged_rows_are_drawn_by_their_weights_and_never_at_a_zero():
+    """Three rows of 3, 1 and 4 values (zeros among them): each row's draws follow its
+    weights (chi-squared over the positive cells, 5 degrees of freedom: 20.5 is its 0.999
+    quantile), never land on a zero weight or in another row."""
+    weights = torch.tensor([0.2, 0.0, 0.6, 5.0, 1.0, 0.0, 3.0, 4.0], dtype=torch.float64)
+    rows = torch.tensor([0, 0, 0, 1, 2, 2, 2, 2])
+    n = 100_000  # copies of the three rows, laid end to end
+    copies = (rows[None, :] + 3 * torch.arange(n)[:, None]).flatten()
+    generator = torch.Generator().manual_seed(0)
+    drawn = sample_rows(weights.repeat(n), copies, 3 * n, generator) % len(weights)
+    assert torch.equal(rows[drawn], torch.arange(3 * n) % 3)  # each row draws its own
+    counts = torch.bincount(drawn, minlength=len(weights)).double()
+    expected = torch.cat([n * weights[rows == b] / weights[rows == b].sum() for b in range(3)])
+    assert counts[weights == 0].sum() == 0
+    positive = weights > 0
+    chi2 = ((counts[positive] - expected[positive]) ** 2 / expected[positive]).sum()
+    assert chi2 < 20.5
+
+
+def test_exploration_mixes_in_the_uniform_over_each_state_s_allowed_actions():
+    probs = torch.tensor([0.7, 0.0, 0.3, 1.0], dtype=torch.float64)
+    rows = torch.tensor([0, 0, 0, 1])
+    mixed = explore(probs, rows, 2, 0.3)
+    expected = torch.tensor([0.7 * 0.7 + 0.1, 0.1, 0.7 * 0.3 + 0.1, 1.0], dtype=torch.float64)
     torch.testing.assert_close(mixed, expected)
+
+
+class _FixedPolicy:
+    """``P_F = (0.7, 0, 0.3)`` over (right, up, stop) at every hypergrid state: up is
+    allowed at ``(0, 0)`` but has probability 0."""
+
+    def __init__(self, env: HyperGrid):
+        self.env = env
+
+    def log_probs(self, states: torch.Tensor) -> torch.Tensor:
+        row = torch.tensor([0.7, 0.0, 0.3]).log()
+        return row.expand(len(states), -1).masked_fill(~self.env.forward_mask(states), MASKED)
+
+
+def test_drawn_actions_follow_the_explored_policy_over_every_allowed_action():
+    """At ``(0, 0)`` with ε = 0.3: ``0.7 P_F + 0.3 U``, so the allowed action of probability
+    0 is drawn at rate 0.1 (and never without exploration); five binomial standard errors."""
+    env = HyperGrid(ndim=2, horizon=4)
+    n = 100_000
+    states = env.initial_states(n)
+    generator = torch.Generator().manual_seed(0)
+    explored = draw_actions(_FixedPolicy(env), states, 0.3, generator)
+    rates = torch.bincount(explored, minlength=3) / n
+    expected = torch.tensor([0.7 * 0.7 + 0.1, 0.1, 0.7 * 0.3 + 0.1])
+    assert (rates - expected).abs().max() < 5 * (0.25 / n) ** 0.5
+    plain = draw_actions(_FixedPolicy(env), states, 0.0, generator)
+    assert (plain != 1).all()
 
 
 def test_an_explicit_generator_reproduces_samples_and_leaves_the_global_stream_alone():
