@@ -14,10 +14,13 @@ batch of 256 states. Every timing starts from a fresh environment (cold caches).
 network size (hidden 128, 2 layers), plus its action-space size, the memory a batch of
 1,024 uniform trajectories leaves in the environment's caches (resident set growth and
 entries per cache), and base training as a campaign runs it: trajectories/s of steps of
-64 trajectories (sample with ε = 0.05, trajectory balance loss with the QED reward at
-β = 32, backward, Adam), and the action draw alone (64 states): both with today's
-inverse-CDF draw and with the Gumbel-max draw it replaced, alternated in the same run, with
-their ratio. When the data folder is absent the section says so. Resident
+64 trajectories (sample with ε = 0.05, trajectory balance loss at β = 32 with the QED reward
+and, where the published weights are in ``../shared/data``, the sEH proxy; backward, Adam).
+Today's code works on each state's allowed actions only (the action draw, and the loss's
+log-softmax and its backward); the dense ``[B, A]`` computation it replaced (``dense``) runs
+in the same process, alternated, from the same initial weights and random stream; the action
+draw at 64 states and one loss pass (forward and backward, 64 trajectories) are also timed
+on identical inputs. When the data folder is absent the section says so. Resident
 set sizes are read from ``/proc/self/statm``; ``peak_rss_mb`` is the process's peak.
 
     python benchmarks/envs.py [--device cuda] [--only literature]
@@ -27,11 +30,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
 from unittest.mock import patch
@@ -39,11 +43,11 @@ from unittest.mock import patch
 import numpy as np
 import torch
 
-from gfncompose import GFlowNet, UniformPolicy, sampler
+from gfncompose import GFlowNet, UniformPolicy, sampler, trajectory_balance
 from gfncompose.envs import AtomEnv, FragmentEnv, read_vocabulary
-from gfncompose.policy import masked_log_softmax
 from gfncompose.rewards import make_reward
 from gfncompose.sampler import draw_actions, sample_trajectories
+from gfncompose.training import seeded
 from gfncompose.trajectory_balance import trajectory_balance_loss
 
 ENVIRONMENTS = {"atoms": AtomEnv, "fragments": FragmentEnv}
@@ -51,8 +55,11 @@ BATCHES = {1: 20, 64: 256, 1024: 1024}
 """Batch size -> molecules sampled to time it (fresh environment, cold caches)."""
 ENV_ONLY_BATCHES = {1: 40, 64: 256}
 """Batch size -> molecules walked through the environment alone to time it."""
-BLOCKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "blocks_PDB_105.json"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+BLOCKS = SHARED_DATA / "blocks_PDB_105.json"
 """The literature's fragments (Bengio et al. 2021), outside the repository."""
+SEH_WEIGHTS = SHARED_DATA / "seh_proxy_bengio2021.pkl.gz"
+"""The published sEH proxy's weights, outside the repository."""
 CAMPAIGN_NETWORK = {"hidden": 128, "num_layers": 2}
 """The network size of ``data/campaign.toml`` [training]."""
 TRAINING = {"batch_size": 64, "epsilon": 0.05, "beta": 32.0, "warmup": 3, "steps": 15}
@@ -166,79 +173,141 @@ def cache_growth(make_env, device: str) -> dict:
     }
 
 
-def gumbel_max_draw(policy, states, epsilon=0.0, generator=None) -> torch.Tensor:
-    """The action draw before inverse-CDF sampling, for the same-run comparison: exploration
-    mixed in log space, then Gumbel-max (``B · A`` exponential variates per draw)."""
-    mask = policy.env.forward_mask(states)
-    log_probs = policy.log_probs(states)
+def dense_draw(policy, states, epsilon=0.0, generator=None) -> torch.Tensor:
+    """The action draw before it moved to the allowed actions: inverse CDF over the dense
+    ``[B, A]`` row, exploration mixed in over the whole row."""
+    probs = policy.log_probs(states).double().exp()
     if epsilon:
-        uniform = masked_log_softmax(torch.zeros_like(log_probs), mask)
-        log_probs = torch.logaddexp(log_probs + math.log1p(-epsilon), uniform + math.log(epsilon))
-    noise = torch.empty_like(log_probs).exponential_(generator=generator)
-    noise = noise.clamp_min_(torch.finfo(log_probs.dtype).tiny)
-    return (log_probs - noise.log()).argmax(dim=1)
+        allowed = policy.env.forward_mask(states).to(probs.dtype)
+        probs = (1.0 - epsilon) * probs + epsilon * allowed / allowed.sum(dim=1, keepdim=True)
+    return sampler.sample_weighted(probs, generator)
+
+
+def dense_log_pf(gfn, trajectories) -> torch.Tensor:
+    """``trajectory_log_pf`` before it moved to the allowed actions: the dense masked
+    log-softmax ``[N, A]``, then the taken transitions gathered from it."""
+    log_probs = gfn.log_probs(trajectories.states)
+    per_step = gfn.env.log_transition(trajectories.states, log_probs, trajectories.actions)
+    total = torch.zeros(len(trajectories.length), device=per_step.device)
+    return total.index_add(0, trajectories.trajectory, per_step)
+
+
+VARIANTS = {
+    "allowed_only": {},
+    "dense": {"draw_actions": dense_draw, "trajectory_log_pf": dense_log_pf},
+}
+"""Today's code, and the dense computation it replaced (patched in where it is called)."""
+
+
+@contextmanager
+def variant(name: str) -> Iterator[None]:
+    """Run the block with ``name``'s functions in place."""
+    replaced = VARIANTS[name]
+    with ExitStack() as stack:
+        if "draw_actions" in replaced:
+            stack.enter_context(patch.object(sampler, "draw_actions", replaced["draw_actions"]))
+        if "trajectory_log_pf" in replaced:
+            stack.enter_context(
+                patch.object(trajectory_balance, "trajectory_log_pf", replaced["trajectory_log_pf"])
+            )
+        yield
+
+
+def _ratio(times: dict[str, float], faster_is_larger: bool = False) -> float:
+    """How many times faster today's code is than the dense one."""
+    if faster_is_larger:
+        return round(times["allowed_only"] / times["dense"], 2)
+    return round(times["dense"] / times["allowed_only"], 2)
 
 
 def action_draws(make_env, device: str, repeats: int = 20, **network) -> dict:
     """Milliseconds per action draw for 64 states of the base-training distribution (a policy
-    after its warm-up steps), inverse CDF against Gumbel-max, same states, same run."""
+    after its warm-up steps), both variants, same states, same run (best of two turns each)."""
     env = make_env(device=device)
-    torch.manual_seed(0)
-    gfn = GFlowNet(env, **network).to(device)
+    with seeded(0):
+        gfn = GFlowNet(env, **network).to(device)
     states = sample_trajectories(gfn, 16, TRAINING["epsilon"]).states[:64]
-    times = {}
-    for name, draw in (("inverse_cdf", draw_actions), ("gumbel_max", gumbel_max_draw)) * 2:
+    draws = {"allowed_only": draw_actions, "dense": dense_draw}
+    times: dict[str, list[float]] = {}
+    for name in [*draws] * 2:
         _sync(device)
         start = time.perf_counter()
         for _ in range(repeats):
-            draw(gfn, states, TRAINING["epsilon"])
+            draws[name](gfn, states, TRAINING["epsilon"])
         _sync(device)
         times.setdefault(name, []).append((time.perf_counter() - start) / repeats * 1e3)
     out = {name: round(min(values), 2) for name, values in times.items()}
-    return {
-        "states": len(states),
-        "ms": out,
-        "speedup": round(out["gumbel_max"] / out["inverse_cdf"], 2),
-    }
+    return {"states": len(states), "ms": out, "speedup": _ratio(out)}
+
+
+def loss_pass(make_env, device: str, repeats: int = 5, **network) -> dict:
+    """Milliseconds of ``Σ log P_F`` of 64 trajectories, forward and backward, both variants on
+    the same batch (best of two turns each, caches warm)."""
+    env = make_env(device=device)
+    with seeded(0):
+        gfn = GFlowNet(env, **network).to(device)
+    generator = torch.Generator(device=device).manual_seed(0)
+    trajectories = sample_trajectories(gfn, TRAINING["batch_size"], TRAINING["epsilon"], generator)
+    passes = {"allowed_only": trajectory_balance.trajectory_log_pf, "dense": dense_log_pf}
+    passes["allowed_only"](gfn, trajectories).sum().backward()  # warm the caches
+    times: dict[str, list[float]] = {}
+    for name in [*passes] * 2:
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            gfn.zero_grad()
+            passes[name](gfn, trajectories).sum().backward()
+        _sync(device)
+        times.setdefault(name, []).append((time.perf_counter() - start) / repeats * 1e3)
+    out = {name: round(min(values), 1) for name, values in times.items()}
+    return {"states": len(trajectories.states), "ms": out, "speedup": _ratio(out)}
 
 
 def base_training(make_env, device: str, **network) -> dict:
-    """Trajectories/s of trajectory-balance steps as a campaign's base training runs them,
-    with today's action draw and with the one before it (Gumbel-max), alternated twice in
-    the same run; each run starts from the same initial weights on a fresh environment."""
-    runs: dict[str, list[dict]] = {}
-    for name, draw in (("inverse_cdf", draw_actions), ("gumbel_max", gumbel_max_draw)) * 2:
-        with patch.object(sampler, "draw_actions", draw):
-            runs.setdefault(name, []).append(_base_training(make_env, device, **network))
-    rates = {
-        name: round(statistics.fmean(run["trajectories_per_s"] for run in values), 1)
-        for name, values in runs.items()
-    }
-    return {
-        **TRAINING,
-        "reward": "qed",
-        "trajectories_per_s": rates,
-        "speedup": round(rates["inverse_cdf"] / rates["gumbel_max"], 2),
-        "runs": runs,
-    }
+    """Trajectories/s of trajectory-balance steps as a campaign's base training runs them, per
+    reward, today's code and the dense one alternated twice in the same run; each run starts
+    from the same initial weights and random stream on a fresh environment."""
+    rewards = {"qed": {}}
+    if SEH_WEIGHTS.is_file():
+        rewards["seh"] = {"path": str(SEH_WEIGHTS)}
+    out = {**TRAINING}
+    for reward, params in rewards.items():
+        runs: dict[str, list[dict]] = {}
+        for name in [*VARIANTS] * 2:
+            with variant(name):
+                runs.setdefault(name, []).append(
+                    _base_training(make_env, device, make_reward(reward, **params), **network)
+                )
+        rates = {
+            name: round(statistics.fmean(run["trajectories_per_s"] for run in values), 1)
+            for name, values in runs.items()
+        }
+        out[reward] = {
+            "trajectories_per_s": rates,
+            "speedup": _ratio(rates, faster_is_larger=True),
+            "runs": runs,
+        }
+    return out
 
 
-def _base_training(make_env, device: str, **network) -> dict:
+def _base_training(make_env, device: str, reward, **network) -> dict:
     env = make_env(device=device)
     # the initial weights decide how large the molecules are (1.7x in speed, seed 0 vs 1)
-    torch.manual_seed(0)
-    gfn = GFlowNet(env, **network).to(device)
+    with seeded(0):
+        gfn = GFlowNet(env, **network).to(device)
     params = [p for name, p in gfn.named_parameters() if name != "log_Z"]
     optimizer = torch.optim.Adam([{"params": params, "lr": 1e-3}, {"params": [gfn.log_Z]}])
-    reward = make_reward("qed")
+    generator = torch.Generator(device=device).manual_seed(0)
 
     def log_reward(states) -> torch.Tensor:
-        return reward(env.to_mols(states)).log().to(device)
+        return reward(env.to_mols(states)).clamp_min(1e-8).log().to(device)
 
     lengths, atoms = [], []
 
     def step() -> None:
-        trajectories = sample_trajectories(gfn, TRAINING["batch_size"], TRAINING["epsilon"])
+        trajectories = sample_trajectories(
+            gfn, TRAINING["batch_size"], TRAINING["epsilon"], generator
+        )
         loss = trajectory_balance_loss(gfn, trajectories, log_reward, TRAINING["beta"])
         optimizer.zero_grad()
         loss.backward()
@@ -278,6 +347,7 @@ def literature(device: str) -> dict:
         "to_data": to_data(make_env, device),
         "gnn_policy": gnn(make_env, device, **CAMPAIGN_NETWORK),
         "action_draw": action_draws(make_env, device, **CAMPAIGN_NETWORK),
+        "loss_pass": loss_pass(make_env, device, **CAMPAIGN_NETWORK),
         "base_training": base_training(make_env, device, **CAMPAIGN_NETWORK),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }

@@ -10,9 +10,13 @@ docking program or a large proxy would take, for several ``c``: where the ratio 
 the cost from which a reward is worth its own process.
 
     python benchmarks/pipelined_rewards.py [--steps 40] [--batch 64] [--sleep-ms 0.5,2,8]
+        [--space campaign|literature] [--rewards qed,seh] [--threads 1]
 
-The environment is the built-in campaign's fragment space; torch uses one thread in the
-learner (the reward process takes the other CPU of a 2-CPU machine).
+The environment is the built-in campaign's fragment space, or with ``--space literature``
+the literature's (the 72 fragments of ``../shared/data/blocks_PDB_105.json``, at most 9 per
+molecule; network 128 × 2 as the campaign's). ``--rewards`` keeps some of the rewards (the
+sleeping ones are named ``sleep``). The learner uses ``--threads`` torch threads (default 1:
+the reward process takes the other CPU of a 2-CPU machine).
 """
 
 from __future__ import annotations
@@ -28,15 +32,16 @@ from pathlib import Path
 import torch
 
 from gfncompose.campaign import CampaignRunner, load_campaign
+from gfncompose.envs import FragmentEnv, read_vocabulary
 from gfncompose.policy import GFlowNet
 from gfncompose.rewards import ProductReward, make_rewards
 from gfncompose.rewards.base import LogRewardOfSmiles
 from gfncompose.rewards.parallel import FunctionProcess
 from gfncompose.training import PipelinedLogReward, TrainConfig, seeded, train_gflownet
 
-SEH_WEIGHTS = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "seh_proxy_bengio2021.pkl.gz"
-)
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SEH_WEIGHTS = SHARED_DATA / "seh_proxy_bengio2021.pkl.gz"
+BLOCKS = SHARED_DATA / "blocks_PDB_105.json"
 
 
 class SleepingLogReward:
@@ -65,12 +70,27 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--sleep-ms", default="0.5,2,8", help="costs of the sleeping reward")
+    parser.add_argument("--space", choices=("campaign", "literature"), default="campaign")
+    parser.add_argument("--rewards", help="comma-separated: qed, sa, qed*sa, seh, sleep")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the learner")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     import pipelined_rewards as this  # the sleeping reward, importable in the reward process
 
     campaign = load_campaign()
     spec = next(iter(campaign.bases.values()))
+    if args.space == "literature":
+        if not BLOCKS.is_file():
+            raise SystemExit(f"--space literature needs {BLOCKS}")
+        vocabulary = read_vocabulary(BLOCKS)
+
+        def make_env():
+            return FragmentEnv(vocabulary, 9)
+    else:
+
+        def make_env():
+            return CampaignRunner(campaign, progress=False).env
+
     config = TrainConfig(steps=args.steps, batch_size=args.batch, epsilon=0.05, seed=1)
     specs = {"qed": {"qed": {}}, "sa": {"sa": {}}, "qed*sa": {"qed": {}, "sa": {}}}
     if SEH_WEIGHTS.is_file():
@@ -83,17 +103,22 @@ def main() -> None:
         )
     for ms in (float(text) for text in args.sleep_ms.split(",")):
         workers[f"sleep_{ms:g}ms_per_molecule"] = this.SleepingLogReward(ms / 1000)
+    if args.rewards:
+        kept = args.rewards.split(",")
+        workers = {k: w for k, w in workers.items() if k.split("_")[0] in kept}
     output: dict = {
         "machine": platform.processor() or platform.machine(),
         "cpus": len(os.sched_getaffinity(0)),
         "load_average_at_start": os.getloadavg()[0],
         "torch": torch.__version__,
+        "learner_threads": args.threads,
+        "space": args.space,
         "steps": args.steps,
         "batch": args.batch,
         "rewards": {},
     }
     for name, function in workers.items():
-        env = CampaignRunner(campaign, progress=False).env
+        env = make_env()
 
         def synchronous(states, function=function, env=env):
             return function(env.to_smiles(states))
@@ -102,7 +127,7 @@ def main() -> None:
         process.submit(["C"]).result()  # the process has started and imported everything
         try:
             serial = rate(env, synchronous, config, spec.hidden, spec.num_layers)
-            env = CampaignRunner(campaign, progress=False).env
+            env = make_env()
             pipelined = PipelinedLogReward(process, env.to_smiles)
             overlapped = rate(env, pipelined, config, spec.hidden, spec.num_layers)
         finally:

@@ -127,16 +127,22 @@ def base_posteriors(
     exact: ``P(i | path) ∝ Π_t P_F^i(a_t | s_t)``, from the bases' own policies.
     """
     env = bases[0].env
-    log_pf = torch.stack([base.log_probs(states) for base in bases], dim=1)  # [N, m, A]
     rows = torch.arange(len(actions), device=actions.device)
-    table, position = _steps_table(log_pf[rows, :, actions], trajectory)
+    stop = torch.full_like(actions, env.stop_action)
+    taken, stopping = [], []
+    for base in bases:  # scores a few hundred allowed actions of ~12,000 (literature space)
+        allowed = base.allowed_log_probs(states)
+        taken.append(allowed.at(rows, actions, env.num_actions))
+        stopping.append(allowed.at(rows, stop, env.num_actions))
+    log_pf_taken, log_pf_stop = torch.stack(taken, dim=1), torch.stack(stopping, dim=1)  # [N, m]
+    table, position = _steps_table(log_pf_taken, trajectory)
     # sums of log-likelihoods, never differences: a base may give a step probability 0
     log_path = table.cumsum(1)
     log_state = torch.log_softmax(log_path[trajectory, position], dim=1)
     return BasePosteriors(
         state=log_state.exp(),
         trajectory=torch.softmax(log_path[:, -1], dim=1)[trajectory],
-        stop=torch.exp(log_state + log_pf[:, :, env.stop_action]),
+        stop=torch.exp(log_state + log_pf_stop),
     )
 
 

@@ -20,7 +20,7 @@ import torch
 from .composition import Composition, log_observation_likelihood
 from .envs.base import Environment, States
 from .memo import StatesMemo
-from .policy import MASKED, Policy, masked_log_softmax
+from .policy import MASKED, AllowedLogProbs, Policy, allowed_of, masked_log_softmax
 from .sampler import PathPolicy, sample_terminal
 
 _CHUNK = 4096
@@ -299,6 +299,9 @@ class TabularPolicy:
 
     def log_probs(self, states: States) -> torch.Tensor:
         return self.table[self.graph.rows(self.env, states).to(self.env.device)]
+
+    def allowed_log_probs(self, states: States) -> AllowedLogProbs:
+        return allowed_of(self.log_probs(states), self.env.forward_mask(states))
 
 
 def random_policy(env: Environment, generator: torch.Generator) -> TabularPolicy:

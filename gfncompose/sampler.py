@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from .envs.base import Environment, States
-from .policy import MASKED, Policy
+from .policy import Policy
 from .segments import row_starts
 
 
@@ -139,16 +139,12 @@ def draw_actions(
     epsilon: float = 0.0,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """One action per state from ``policy`` explored with ``epsilon``: ``LongTensor[B]``.
-
-    Drawn over the allowed actions only (:func:`explore`, :func:`sample_rows`): with
-    exploration every action ``env.forward_mask`` allows, else those of positive probability.
-    """
-    log_probs = policy.log_probs(states)
-    allowed = policy.env.forward_mask(states) if epsilon != 0.0 else log_probs > MASKED
-    rows, actions = allowed.nonzero(as_tuple=True)
-    probs = explore(log_probs[rows, actions].double().exp(), rows, len(allowed), epsilon)
-    return actions[sample_rows(probs, rows, len(allowed), generator)]
+    """One action per state from ``policy`` explored with ``epsilon``: ``LongTensor[B]``,
+    drawn over each state's allowed actions only (:func:`explore`, :func:`sample_rows`)."""
+    allowed = policy.allowed_log_probs(states)
+    n = int(allowed.rows[-1]) + 1  # every state allows some action
+    probs = explore(allowed.log_probs.double().exp(), allowed.rows, n, epsilon)
+    return allowed.actions[sample_rows(probs, allowed.rows, n, generator)]
 
 
 @torch.no_grad()

@@ -22,11 +22,11 @@ LogReward = Callable[[States], torch.Tensor]
 
 def trajectory_log_pf(gfn: GFlowNet, trajectories: Trajectories) -> torch.Tensor:
     """``Σ_t log P_F(s_{t+1} | s_t)`` per trajectory, ``[B]``, in one batched pass over the
-    allowed actions only (:meth:`GFlowNet.log_probs_at`); each transition sums the actions
-    that make its child (``env.transition_actions``)."""
-    states = trajectories.states
-    rows, actions = gfn.env.transition_actions(states, trajectories.actions)
-    log_pf = gfn.log_probs_at(states, rows, actions)
+    allowed actions only (:meth:`GFlowNet.allowed_log_probs`); each transition sums the
+    actions that make its child (``env.transition_actions``)."""
+    env, states = gfn.env, trajectories.states
+    rows, actions = env.transition_actions(states, trajectories.actions)
+    log_pf = gfn.allowed_log_probs(states).at(rows, actions, env.num_actions)
     per_step = segment_logsumexp(log_pf, rows, len(trajectories.actions))
     total = torch.zeros(len(trajectories.length), device=per_step.device)
     return total.index_add(0, trajectories.trajectory, per_step)

@@ -7,7 +7,7 @@ import torch
 
 from gfncompose import GuidedPolicy, exact, harmonic_mean
 from gfncompose.envs import HyperGrid
-from gfncompose.policy import MASKED
+from gfncompose.policy import MASKED, AllowedLogProbs, allowed_of
 from gfncompose.sampler import (
     draw_actions,
     explore,
@@ -66,6 +66,9 @@ class _FixedPolicy:
     def log_probs(self, states: torch.Tensor) -> torch.Tensor:
         row = torch.tensor([0.7, 0.0, 0.3]).log()
         return row.expand(len(states), -1).masked_fill(~self.env.forward_mask(states), MASKED)
+
+    def allowed_log_probs(self, states: torch.Tensor) -> AllowedLogProbs:
+        return allowed_of(self.log_probs(states), self.env.forward_mask(states))
 
 
 def test_drawn_actions_follow_the_explored_policy_over_every_allowed_action():

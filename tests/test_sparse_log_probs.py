@@ -6,6 +6,7 @@ import torch
 
 from gfncompose import GFlowNet
 from gfncompose.envs import AtomEnv, FragmentEnv, HyperGrid
+from gfncompose.policy import MASKED
 from gfncompose.sampler import sample_trajectories
 from gfncompose.training import seeded
 from gfncompose.trajectory_balance import trajectory_log_pf
@@ -25,15 +26,15 @@ def _trajectories(env):
 
 
 @pytest.mark.parametrize("name", ENVIRONMENTS)
-def test_log_probs_at_allowed_pairs_equal_the_dense_log_softmax(name):
+def test_allowed_log_probs_are_the_dense_log_softmax_at_every_allowed_action(name):
     env = ENVIRONMENTS[name]()
     gfn, trajectories = _trajectories(env)
     states = trajectories.states
     dense = gfn.log_probs(states)
+    allowed = gfn.allowed_log_probs(states)
     rows, actions = env.forward_mask(states).nonzero(as_tuple=True)
-    torch.testing.assert_close(
-        gfn.log_probs_at(states, rows, actions), dense[rows, actions], rtol=0, atol=2e-5
-    )
+    assert torch.equal(allowed.rows, rows) and torch.equal(allowed.actions, actions)
+    torch.testing.assert_close(allowed.log_probs, dense[rows, actions], rtol=0, atol=2e-5)
 
 
 @pytest.mark.parametrize("name", ENVIRONMENTS)
@@ -64,9 +65,15 @@ def test_the_symmetric_case_is_exercised():
     assert len(rows) > len(trajectories.actions)
 
 
-def test_a_pair_its_state_does_not_allow_is_refused():
+def test_looking_up_pairs_gives_the_dense_entries_forbidden_ones_included():
+    """``at`` reads any (state, action) pair: ``-inf`` where the state forbids the action."""
     env = ENVIRONMENTS["hypergrid"]()
-    gfn = GFlowNet(env, hidden=16, num_layers=1)
-    corner = torch.tensor([[5, 0]])  # at the edge: moving right (action 0) is not allowed
-    with pytest.raises(ValueError, match="does not allow"):
-        gfn.log_probs_at(corner, torch.tensor([0]), torch.tensor([0]))
+    gfn, trajectories = _trajectories(env)
+    states = trajectories.states
+    dense = gfn.log_probs(states)
+    rows = torch.arange(len(dense)).repeat_interleave(env.num_actions)
+    actions = torch.arange(env.num_actions).repeat(len(dense))
+    looked_up = gfn.allowed_log_probs(states).at(rows, actions, env.num_actions)
+    assert (looked_up[dense.flatten() == MASKED] == MASKED).all()
+    assert (dense == MASKED).any()
+    torch.testing.assert_close(looked_up, dense.flatten(), rtol=0, atol=2e-5)
