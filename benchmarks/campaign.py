@@ -7,7 +7,10 @@ for the plain mixture of its bases, in the same process:
     python benchmarks/campaign.py [CAMPAIGN.toml] [--budget 0.25] [--device cuda]
         [--samples 256]
 
-Reported: wall seconds per stage; trajectories/s of base training (per base); per
+Reported: wall seconds per stage; the peak resident memory of each stage (this process and
+every process it started, e.g. reward pools, summed, so pages the forked pool workers share
+with it count once per process: an upper bound; read from ``/proc`` every 0.2 s);
+trajectories/s of base training (per base); per
 composition, the molecules/s of its bases' plain mixture and of guidance in each mode,
 measured back to back at batch ``--samples``, with each guided rate as a ratio of the
 mixture's.
@@ -17,9 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -28,6 +35,52 @@ from gfncompose.campaign import CampaignRunner, load_campaign
 from gfncompose.campaign.config import BASELINE
 from gfncompose.campaign.report import write_report
 from gfncompose.grid_experiment import sampling_throughput
+
+
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of process ``root`` and all its descendants, summed (MB)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        pid = int(entry)
+        children.setdefault(int(fields[1]), []).append(pid)  # fields[1]: the parent's pid
+        rss[pid] = int(fields[21])  # resident pages
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@contextmanager
+def measured(seconds: dict[str, float], peaks: dict[str, float], stage: str) -> Iterator[None]:
+    """Record in ``seconds[stage]`` the block's wall time and in ``peaks[stage]`` the largest
+    :func:`_tree_rss_mb` seen during it."""
+    done = threading.Event()
+    start = time.perf_counter()
+    peak = [_tree_rss_mb(os.getpid())]
+
+    def watch() -> None:
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], _tree_rss_mb(os.getpid()))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        seconds[stage] = time.perf_counter() - start
+        done.set()
+        watcher.join()
+        peaks[stage] = round(max(peak[0], _tree_rss_mb(os.getpid())))
 
 
 def main() -> None:
@@ -41,24 +94,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         campaign = load_campaign(args.campaign, args.budget, Path(folder), args.device)
         runner = CampaignRunner(campaign, progress=False)
-        stages = {}
-        start = time.perf_counter()
-        bases = runner.train_bases()
-        stages["bases"] = time.perf_counter() - start
+        stages, peaks = {}, {}
+        with measured(stages, peaks, "bases"):
+            bases = runner.train_bases()
         if campaign.baseline is not None:
-            start = time.perf_counter()
-            runner.train_base(BASELINE)
-            stages["monolithic_baseline"] = time.perf_counter() - start
-        start = time.perf_counter()
-        classifier = runner.train_classifier()
-        stages["classifier"] = time.perf_counter() - start
-        start = time.perf_counter()
-        for name in runner.sample_sets():
-            runner.sample(name)
-        stages["samples"] = time.perf_counter() - start
-        start = time.perf_counter()
-        write_report(runner)
-        stages["report"] = time.perf_counter() - start
+            with measured(stages, peaks, "monolithic_baseline"):
+                runner.train_base(BASELINE)
+        with measured(stages, peaks, "classifier"):
+            classifier = runner.train_classifier()
+        with measured(stages, peaks, "samples"):
+            for name in runner.sample_sets():
+                runner.sample(name)
+        with measured(stages, peaks, "report"):
+            write_report(runner)
 
         training = {}
         for name in [*campaign.bases, *([BASELINE] if campaign.baseline else [])]:
@@ -91,6 +139,7 @@ def main() -> None:
                 "machine": platform.processor() or platform.machine(),
                 "torch_threads": torch.get_num_threads(),
                 "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
+                "stage_peak_rss_mb": peaks,
                 "base_training_trajectories_per_s": training,
                 "guided": guided,
             },

@@ -20,7 +20,9 @@ Today's code works on each state's allowed actions only (the action draw, and th
 log-softmax and its backward); the dense ``[B, A]`` computation it replaced (``dense``) runs
 in the same process, alternated, from the same initial weights and random stream; the action
 draw at 64 states and one loss pass (forward and backward, 64 trajectories) are also timed
-on identical inputs. When the data folder is absent the section says so. Resident
+on identical inputs. Classifier training (two untrained bases, 16 trajectories per base and
+step) is timed the same way, the dense variant also reading the bases' posteriors from
+their dense ``[N, A]``. When the data folder is absent the section says so. Resident
 set sizes are read from ``/proc/self/statm``; ``peak_rss_mb`` is the process's peak.
 
     python benchmarks/envs.py [--device cuda] [--only literature]
@@ -43,11 +45,18 @@ from unittest.mock import patch
 import numpy as np
 import torch
 
-from gfncompose import GFlowNet, UniformPolicy, sampler, trajectory_balance
+from gfncompose import (
+    GFlowNet,
+    UniformPolicy,
+    classifier_training,
+    sampler,
+    trajectory_balance,
+)
+from gfncompose.classifier import Classifier
 from gfncompose.envs import AtomEnv, FragmentEnv, read_vocabulary
 from gfncompose.rewards import make_reward
 from gfncompose.sampler import draw_actions, sample_trajectories
-from gfncompose.training import seeded
+from gfncompose.training import ClassifierConfig, seeded, train_classifier
 from gfncompose.trajectory_balance import trajectory_balance_loss
 
 ENVIRONMENTS = {"atoms": AtomEnv, "fragments": FragmentEnv}
@@ -332,6 +341,56 @@ def _base_training(make_env, device: str, reward, **network) -> dict:
     }
 
 
+@torch.no_grad()
+def dense_base_posteriors(bases, states, actions, trajectory):
+    """``classifier_training.base_posteriors`` before it moved to the allowed actions: every
+    base's dense ``[N, A]``, stacked, then the taken and stop actions read from it."""
+    env = bases[0].env
+    log_pf = torch.stack([base.log_probs(states) for base in bases], dim=1)  # [N, m, A]
+    rows = torch.arange(len(actions), device=actions.device)
+    table, position = classifier_training._steps_table(log_pf[rows, :, actions], trajectory)
+    log_path = table.cumsum(1)
+    log_state = torch.log_softmax(log_path[trajectory, position], dim=1)
+    return classifier_training.BasePosteriors(
+        state=log_state.exp(),
+        trajectory=torch.softmax(log_path[:, -1], dim=1)[trajectory],
+        stop=torch.exp(log_state + log_pf[:, :, env.stop_action]),
+    )
+
+
+def classifier_steps(make_env, device: str, steps: int = 8, **network) -> dict:
+    """Trajectories/s of classifier training (two untrained bases of the campaign's size,
+    16 trajectories per base and step, the campaign's classifier: hidden 128, 2
+    observations), today's code and the dense one alternated twice, same seeds."""
+    runs: dict[str, list[float]] = {}
+    for name in [*VARIANTS] * 2:
+        env = make_env(device=device)
+        bases = {}
+        for index, base in enumerate(("a", "b")):
+            with seeded(index):
+                bases[base] = GFlowNet(env, **network).to(device)
+        with seeded(0):
+            classifier = Classifier(env, list(bases), n_observations=2, hidden=128).to(device)
+        config = ClassifierConfig(steps=steps, batch_size=16)
+        with ExitStack() as stack:
+            stack.enter_context(variant(name))
+            if name == "dense":
+                stack.enter_context(
+                    patch.object(classifier_training, "base_posteriors", dense_base_posteriors)
+                )
+            start = time.perf_counter()
+            train_classifier(classifier, bases, config, progress=False)
+            seconds = time.perf_counter() - start
+        runs.setdefault(name, []).append(round(steps * 16 * len(bases) / seconds, 1))
+    rates = {name: round(statistics.fmean(values), 1) for name, values in runs.items()}
+    return {
+        "steps": steps,
+        "trajectories_per_s": rates,
+        "speedup": _ratio(rates, faster_is_larger=True),
+        "runs": runs,
+    }
+
+
 def literature(device: str) -> dict:
     if not BLOCKS.is_file():
         return {"skipped": f"{BLOCKS} is absent"}
@@ -349,6 +408,7 @@ def literature(device: str) -> dict:
         "action_draw": action_draws(make_env, device, **CAMPAIGN_NETWORK),
         "loss_pass": loss_pass(make_env, device, **CAMPAIGN_NETWORK),
         "base_training": base_training(make_env, device, **CAMPAIGN_NETWORK),
+        "classifier_training": classifier_steps(make_env, device, **CAMPAIGN_NETWORK),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 

@@ -106,8 +106,8 @@ def test_classifier_resume_equals_uninterrupted(tmp_path):
     flaky = dict(bases)
     flaky["b"] = GFlowNet(env, 16, 1)
     flaky["b"].load_state_dict(bases["b"].state_dict())
-    # one log_probs call per sampling step; about 4 calls per training step here
-    flaky["b"].log_probs = interrupt_after(30, bases["b"].log_probs)
+    # one allowed_log_probs call per sampling step; about 4 calls per training step here
+    flaky["b"].allowed_log_probs = interrupt_after(30, bases["b"].allowed_log_probs)
     with pytest.raises(Interrupted):
         train_classifier(fresh(), flaky, config, path, progress=False)
     assert load_checkpoint(path)["step"] in (4, 8)

@@ -41,7 +41,7 @@ def test_trajectory_balance_loss_vanishes_at_the_optimum():
     log_r = torch.randn(25)
     optimal = exact.optimal_policy(env, log_r)
     gfn = GFlowNet(env, 16, 1)
-    gfn.log_probs = optimal.log_probs  # the TB-optimal forward policy ...
+    gfn.allowed_log_probs = optimal.allowed_log_probs  # the TB-optimal forward policy ...
     with torch.no_grad():
         gfn.log_Z.fill_(torch.logsumexp(log_r, 0))  # ... and the true log Z
     traj = sample_trajectories(optimal, 256)

@@ -64,7 +64,7 @@ def test_a_batch_drawn_by_another_policy_has_the_same_minimiser():
     # vanishes on trajectories of *any* policy, e.g. an untrained one exploring.
     optimal = exact.optimal_policy(ENV, LOG_R)
     gfn = fresh_gfn()
-    gfn.log_probs = optimal.log_probs
+    gfn.allowed_log_probs = optimal.allowed_log_probs
     with torch.no_grad():
         gfn.log_Z.fill_(torch.logsumexp(LOG_R, 0))
     stale = sample_trajectories(fresh_gfn(), 256, epsilon=0.3)
