@@ -22,8 +22,10 @@ in the same process, alternated, from the same initial weights and random stream
 draw at 64 states and one loss pass (forward and backward, 64 trajectories) are also timed
 on identical inputs. Classifier training (two untrained bases, 16 trajectories per base and
 step) is timed the same way, the dense variant also reading the bases' posteriors from
-their dense ``[N, A]``. When the data folder is absent the section says so. Resident
-set sizes are read from ``/proc/self/statm``; ``peak_rss_mb`` is the process's peak.
+their dense ``[N, A]``. Guided sampling: ``harmonic_mean`` of two untrained bases with the
+action head at batch 1,024 against their plain mixture. When the data folder is absent the
+section says so. Resident set sizes are read from ``/proc/self/statm``; ``peak_rss_mb`` is
+the process's peak.
 
     python benchmarks/envs.py [--device cuda] [--only literature]
 """
@@ -47,15 +49,17 @@ import torch
 
 from gfncompose import (
     GFlowNet,
+    GuidedPolicy,
     UniformPolicy,
     classifier_training,
     sampler,
     trajectory_balance,
 )
 from gfncompose.classifier import Classifier
+from gfncompose.composition import Composition, harmonic_mean
 from gfncompose.envs import AtomEnv, FragmentEnv, read_vocabulary
 from gfncompose.rewards import make_reward
-from gfncompose.sampler import draw_actions, sample_trajectories
+from gfncompose.sampler import draw_actions, sample_terminal, sample_trajectories
 from gfncompose.training import ClassifierConfig, seeded, train_classifier
 from gfncompose.trajectory_balance import trajectory_balance_loss
 
@@ -391,6 +395,40 @@ def classifier_steps(make_env, device: str, steps: int = 8, **network) -> dict:
     }
 
 
+def guided_sampling(make_env, device: str, n: int = 1024, **network) -> dict:
+    """Molecules/s of ``harmonic_mean(a, b)`` guided by the action head, at batch ``n``, and
+    of the plain mixture of ``a`` and ``b``, back to back (best of two turns each). The bases
+    and classifier are untrained, of the campaign's sizes: the cost per step is a trained
+    run's, the acceptance rate of rejection sampling (how many proposals a decision takes)
+    is not."""
+    env = make_env(device=device)
+    bases = {}
+    for index, base in enumerate(("a", "b")):
+        with seeded(index):
+            bases[base] = GFlowNet(env, **network).to(device)
+    with seeded(0):
+        classifier = Classifier(env, list(bases), n_observations=2, hidden=128).to(device)
+    classifier.eval()
+    policies = {
+        "mixture": GuidedPolicy(bases, classifier, Composition(("a", "b"), (), (), "mixture")),
+        "action_head": GuidedPolicy(bases, classifier, harmonic_mean("a", "b"), "action_head"),
+    }
+    times: dict[str, list[float]] = {}
+    for name in [*policies] * 2:
+        generator = torch.Generator(device=device).manual_seed(0)
+        _sync(device)
+        start = time.perf_counter()
+        sample_terminal(policies[name], n, batch_size=n, generator=generator)
+        _sync(device)
+        times.setdefault(name, []).append(time.perf_counter() - start)
+    rates = {name: round(n / min(values), 1) for name, values in times.items()}
+    return {
+        "batch": n,
+        "molecules_per_s": rates,
+        "action_head_over_mixture": round(rates["action_head"] / rates["mixture"], 2),
+    }
+
+
 def literature(device: str) -> dict:
     if not BLOCKS.is_file():
         return {"skipped": f"{BLOCKS} is absent"}
@@ -409,6 +447,7 @@ def literature(device: str) -> dict:
         "loss_pass": loss_pass(make_env, device, **CAMPAIGN_NETWORK),
         "base_training": base_training(make_env, device, **CAMPAIGN_NETWORK),
         "classifier_training": classifier_steps(make_env, device, **CAMPAIGN_NETWORK),
+        "guided_sampling_untrained": guided_sampling(make_env, device, **CAMPAIGN_NETWORK),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
