@@ -78,10 +78,10 @@ class Reward(ABC):
     pipelined: ClassVar[bool] = False
     """Whether base training computes this reward in a process of its own while it samples
     the next batch (:func:`~gfncompose.training.pipelined_batches`). A reward type that
-    takes seconds per molecule (docking) sets it. ``benchmarks/pipelined_rewards.py``
-    measured 1.15–1.45x faster training for every built-in reward too, with the learner on
-    one of 2 CPUs; they keep it off until that holds at torch's default thread count and
-    on the literature's space (``benchmarks/RESULTS.md``)."""
+    takes seconds per molecule (docking) sets it. The built-in rewards keep it off:
+    ``benchmarks/pipelined_rewards.py`` measured 1.15–1.45x faster training with the learner
+    on one of 2 CPUs, but with torch's default threads (the learner on both) 1.04x for QED
+    and 0.72x for the sEH proxy on the literature's space (``benchmarks/RESULTS.md``)."""
 
     @abstractmethod
     def score(self, mols: Sequence[Chem.Mol | None]) -> np.ndarray:
