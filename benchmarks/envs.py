@@ -205,24 +205,41 @@ def dense_log_pf(gfn, trajectories) -> torch.Tensor:
     return total.index_add(0, trajectories.trajectory, per_step)
 
 
+@torch.no_grad()
+def dense_base_posteriors(bases, states, actions, trajectory):
+    """``classifier_training.base_posteriors`` before it moved to the allowed actions: every
+    base's dense ``[N, A]``, stacked, then the taken and stop actions read from it."""
+    env = bases[0].env
+    log_pf = torch.stack([base.log_probs(states) for base in bases], dim=1)  # [N, m, A]
+    rows = torch.arange(len(actions), device=actions.device)
+    table, position = classifier_training._steps_table(log_pf[rows, :, actions], trajectory)
+    log_path = table.cumsum(1)
+    log_state = torch.log_softmax(log_path[trajectory, position], dim=1)
+    return classifier_training.BasePosteriors(
+        state=log_state.exp(),
+        trajectory=torch.softmax(log_path[:, -1], dim=1)[trajectory],
+        stop=torch.exp(log_state + log_pf[:, :, env.stop_action]),
+    )
+
+
 VARIANTS = {
-    "allowed_only": {},
-    "dense": {"draw_actions": dense_draw, "trajectory_log_pf": dense_log_pf},
+    "allowed_only": [],
+    "dense": [
+        (sampler, "draw_actions", dense_draw),
+        (trajectory_balance, "trajectory_log_pf", dense_log_pf),
+        (classifier_training, "base_posteriors", dense_base_posteriors),
+    ],
 }
-"""Today's code, and the dense computation it replaced (patched in where it is called)."""
+"""Today's code, and the dense computation it replaced: (module, name, function) patched in
+where it is called."""
 
 
 @contextmanager
 def variant(name: str) -> Iterator[None]:
     """Run the block with ``name``'s functions in place."""
-    replaced = VARIANTS[name]
     with ExitStack() as stack:
-        if "draw_actions" in replaced:
-            stack.enter_context(patch.object(sampler, "draw_actions", replaced["draw_actions"]))
-        if "trajectory_log_pf" in replaced:
-            stack.enter_context(
-                patch.object(trajectory_balance, "trajectory_log_pf", replaced["trajectory_log_pf"])
-            )
+        for module, attribute, function in VARIANTS[name]:
+            stack.enter_context(patch.object(module, attribute, function))
         yield
 
 
@@ -345,21 +362,16 @@ def _base_training(make_env, device: str, reward, **network) -> dict:
     }
 
 
-@torch.no_grad()
-def dense_base_posteriors(bases, states, actions, trajectory):
-    """``classifier_training.base_posteriors`` before it moved to the allowed actions: every
-    base's dense ``[N, A]``, stacked, then the taken and stop actions read from it."""
-    env = bases[0].env
-    log_pf = torch.stack([base.log_probs(states) for base in bases], dim=1)  # [N, m, A]
-    rows = torch.arange(len(actions), device=actions.device)
-    table, position = classifier_training._steps_table(log_pf[rows, :, actions], trajectory)
-    log_path = table.cumsum(1)
-    log_state = torch.log_softmax(log_path[trajectory, position], dim=1)
-    return classifier_training.BasePosteriors(
-        state=log_state.exp(),
-        trajectory=torch.softmax(log_path[:, -1], dim=1)[trajectory],
-        stop=torch.exp(log_state + log_pf[:, :, env.stop_action]),
-    )
+def untrained_models(env, device: str, **network) -> tuple[dict[str, GFlowNet], Classifier]:
+    """Two untrained bases ``a`` and ``b`` of size ``network`` and an untrained classifier of
+    the campaign's size (hidden 128, 2 observations), each seeded."""
+    bases = {}
+    for index, base in enumerate(("a", "b")):
+        with seeded(index):
+            bases[base] = GFlowNet(env, **network).to(device)
+    with seeded(0):
+        classifier = Classifier(env, list(bases), n_observations=2, hidden=128).to(device)
+    return bases, classifier
 
 
 def classifier_steps(make_env, device: str, steps: int = 8, **network) -> dict:
@@ -368,20 +380,9 @@ def classifier_steps(make_env, device: str, steps: int = 8, **network) -> dict:
     observations), today's code and the dense one alternated twice, same seeds."""
     runs: dict[str, list[float]] = {}
     for name in [*VARIANTS] * 2:
-        env = make_env(device=device)
-        bases = {}
-        for index, base in enumerate(("a", "b")):
-            with seeded(index):
-                bases[base] = GFlowNet(env, **network).to(device)
-        with seeded(0):
-            classifier = Classifier(env, list(bases), n_observations=2, hidden=128).to(device)
+        bases, classifier = untrained_models(make_env(device=device), device, **network)
         config = ClassifierConfig(steps=steps, batch_size=16)
-        with ExitStack() as stack:
-            stack.enter_context(variant(name))
-            if name == "dense":
-                stack.enter_context(
-                    patch.object(classifier_training, "base_posteriors", dense_base_posteriors)
-                )
+        with variant(name):
             start = time.perf_counter()
             train_classifier(classifier, bases, config, progress=False)
             seconds = time.perf_counter() - start
@@ -401,13 +402,7 @@ def guided_sampling(make_env, device: str, n: int = 1024, **network) -> dict:
     and classifier are untrained, of the campaign's sizes: the cost per step is a trained
     run's, the acceptance rate of rejection sampling (how many proposals a decision takes)
     is not."""
-    env = make_env(device=device)
-    bases = {}
-    for index, base in enumerate(("a", "b")):
-        with seeded(index):
-            bases[base] = GFlowNet(env, **network).to(device)
-    with seeded(0):
-        classifier = Classifier(env, list(bases), n_observations=2, hidden=128).to(device)
+    bases, classifier = untrained_models(make_env(device=device), device, **network)
     classifier.eval()
     policies = {
         "mixture": GuidedPolicy(bases, classifier, Composition(("a", "b"), (), (), "mixture")),
