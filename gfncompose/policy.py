@@ -118,7 +118,8 @@ class GFlowNet(nn.Module):
     def allowed_log_probs(self, states: States) -> AllowedLogProbs:
         """Scores only the allowed actions and normalises over each state's (a log-softmax
         over ragged rows): on the literature's fragment space the loss and its backward skip
-        the dense ``[B, A]`` block, 1.5-1.8x faster per trajectory-balance pass."""
+        the dense ``[B, A]`` block (1.3x faster per trajectory-balance pass, forward and
+        backward; the action draw 1.8x: ``benchmarks/RESULTS.md``)."""
         mask = self.env.forward_mask(states)
         rows, actions = mask.nonzero(as_tuple=True)
         logits = self.forward_policy(self.env.to_data(states), pairs=(rows, actions))

@@ -72,7 +72,12 @@ def sample_weighted(
     return torch.searchsorted(cumulative, u * total, right=True).squeeze(1)
 
 
-def sample_rows(weights: torch.Tensor, rows: torch.Tensor, n: int, generator=None) -> torch.Tensor:
+def sample_rows(
+    weights: torch.Tensor,
+    rows: torch.Tensor,
+    n: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """For each of ``n`` rows, one position ``k`` among its values, drawn with probability
     proportional to ``weights[k]``: ``LongTensor[n]`` into ``[K]``.
 
