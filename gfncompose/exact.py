@@ -22,6 +22,7 @@ from .envs.base import Environment, States
 from .memo import StatesMemo
 from .policy import MASKED, AllowedLogProbs, Policy, allowed_of, masked_log_softmax
 from .sampler import PathPolicy, sample_terminal
+from .segments import segment_logsumexp
 
 _CHUNK = 4096
 """States per policy call while tabulating (bounds memory for large DAGs)."""
@@ -257,11 +258,8 @@ def _path_terminal_distribution(
         first = first.scatter_reduce(0, inverse, torch.arange(len(key)), "amin")
         if not torch.allclose(moved, moved[first[inverse].to(moved.device)], atol=1e-5):
             raise ValueError("the policy's context depends on the action, not only the child")
-        top = torch.full((len(merged),), float("-inf"), dtype=torch.float64)
-        top = top.scatter_reduce(0, inverse, log_p, "amax")
-        total = torch.zeros(len(merged), dtype=torch.float64)
-        total.index_add_(0, inverse, (log_p - top[inverse]).exp())
-        rows, log_path = merged % num_states, top + total.log()
+        rows = merged % num_states
+        log_path = segment_logsumexp(log_p, inverse, len(merged))
         context = moved[first.to(moved.device)]
     return dist
 
