@@ -18,8 +18,9 @@ posterior against the guidance this package used before (``generator_head``: a M
 policy ``Σ_i G(i | s) P_F^i(a | s) · Σ_j G(j | s') Q_j(y | s')``), both with exact heads
 (:class:`gfncompose.exact.ExactClassifier`), for the balanced bases and for random ones
 that satisfy trajectory balance for no reward, where only the path posterior stays
-exact. (The learned generator head is gone; its comparison on the same learned
-classifiers, measured before its removal, is in ``benchmarks/RESULTS.md``.)
+exact. (The learned classifier still trains a generator head, as an auxiliary target;
+guidance reads no ``G``. The two rules on the same learned classifiers are compared in
+``benchmarks/RESULTS.md``.)
 
     python benchmarks/guidance_accuracy.py [--steps 2000] [--beta 8] [--hidden 128] [--seed 0]
 """
@@ -85,9 +86,8 @@ class Heads:
                 (*classifier.joint_atoms(encoding), classifier.terminal_head(encoding.graph))
             )
             sel = (self.rows >= chunk[0]) & (self.rows <= chunk[-1])
-            pair.append(
-                classifier.action_atoms(encoding, self.rows[sel] - chunk[0], self.actions[sel])
-            )
+            atoms = classifier.action_atoms(encoding, self.rows[sel] - chunk[0], self.actions[sel])
+            pair.append(atoms[1:])  # guidance reads the joint atoms, not the generator logits
         self.state = [torch.cat(parts) for parts in zip(*state, strict=True)]
         self.pair = [torch.cat(parts) for parts in zip(*pair, strict=True)]
 

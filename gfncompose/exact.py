@@ -187,6 +187,13 @@ def terminal_distribution(env: Environment, policy: Policy | PathPolicy) -> torc
     return _terminal_from_visits(graph, _visits(graph, probs), probs, env.stop_action)
 
 
+def visit_probabilities(env: Environment, policy: Policy) -> torch.Tensor:
+    """Probability that a trajectory of the Markov ``policy`` visits each state of
+    :func:`state_graph`: ``float64 [S]`` (``s0``: 1)."""
+    graph = state_graph(env)
+    return _visits(graph, _tabulate(graph, policy))
+
+
 def sampled_distribution(
     env: Environment,
     policy: Policy | PathPolicy,

@@ -92,7 +92,7 @@ def test_fragment_classifier_scores_only_the_taken_and_the_allowed_actions(fragm
     names = ["a", "b", "c"]
     torch.manual_seed(0)
     clf = Classifier(env, names, n_observations=2, hidden=HIDDEN, num_layers=1, num_atoms=4)
-    channels = 3 * 4 * (1 + 3)  # m·R·(1+m): the joint head at the child
+    channels = 3 + 3 * 4 * (1 + 3)  # m + m·R·(1+m): the generator and joint heads at the child
     calls = _record_action_head(clf)
     bases = {n: UniformPolicy(env) for n in names}
     history = train_classifier(clf, bases, ClassifierConfig(steps=2, batch_size=4), progress=False)

@@ -31,7 +31,8 @@ def random_policy(env, generator):
 def test_posteriors_of_balanced_bases_are_the_exact_posteriors():
     """With bases that satisfy trajectory balance under the shared ``P_B``, the path
     posterior depends on the path only through its end: it is ``G(i | s)`` at every
-    step and ``p(i | x)`` for the whole trajectory (float32 sums: 1e-5)."""
+    step and at the child each step makes (the generator heads' labels) and ``p(i | x)``
+    for the whole trajectory (float32 sums: 1e-5)."""
     env = HyperGrid(ndim=2, horizon=6)
     g = torch.Generator().manual_seed(0)
     bases = {n: exact.optimal_policy(env, torch.randn(36, generator=g)) for n in "abc"}
@@ -41,6 +42,14 @@ def test_posteriors_of_balanced_bases_are_the_exact_posteriors():
     names = tuple(bases)
     torch.testing.assert_close(
         posterior.state, truth.log_generator_posterior(states, names).exp(), atol=1e-5, rtol=0
+    )
+    moved = (actions != env.stop_action).nonzero().squeeze(1)
+    children = env.step(env.index(states, moved), actions[moved])
+    torch.testing.assert_close(
+        posterior.child[moved],
+        truth.log_generator_posterior(children, names).exp(),
+        atol=1e-5,
+        rtol=0,
     )
     expected = truth.log_terminal_posterior(terminal, names).exp()[step_traj]
     torch.testing.assert_close(posterior.trajectory, expected, atol=1e-5, rtol=0)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..classifier import Classifier
+from ..classifier import LAYOUT, Classifier
 from ..composition import Composition
 from ..errors import UserError
 from ..guided import DEFAULT_MODE, GUIDANCE_MODES, GuidanceMode
@@ -164,6 +164,7 @@ class Campaign:
         if what == "classifier":
             parts = [self.fingerprint(f"base:{n}") for n in self.bases]
             payload = {**env, "bases": parts, "classifier": asdict(self.classifier)}
+            payload["layout"] = LAYOUT
         else:
             base = self.baseline if what == "baseline" else self.bases[what.split(":", 1)[1]]
             rewards = {label: self.rewards[label] for label in base.rewards}
