@@ -40,6 +40,7 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "cluster": [],
         "pipelined_rewards": [],
         "sculpting_seh": ["--budget", "0.02", "--samples", "1000"],
+        "checkouts": [],
     },
     "quick": {
         "hypergrid_composition": ["--horizon", "16", "--base-steps", "300"]
@@ -53,6 +54,7 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "cluster": ["--molecules", "512", "--budget", "0.02", "--slow", "8"],
         "pipelined_rewards": ["--steps", "5", "--sleep-ms", "2"],
         "sculpting_seh": ["--budget", "0.001", "--samples", "32"],
+        "checkouts": ["--steps", "2", "--warmup", "1", "--repeats", "1"],
     },
 }
 TAKES_DEVICE = {"hypergrid_composition", "guided_sampling", "campaign", "envs", "sculpting_seh"}

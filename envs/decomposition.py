@@ -42,6 +42,7 @@ class LeafCut:
         "_leaf",
         "_ends",
         "_parent",
+        "_class",
     )
 
     def __init__(
@@ -59,6 +60,7 @@ class LeafCut:
         self.parent_signature = parent_signature
         self._tree, self._leaf, self._ends = tree, leaf, ends
         self._parent = parent
+        self._class: Hashable | None = None
 
     def _resolve(self) -> tuple[str, int]:
         if self._parent is None:
@@ -81,9 +83,12 @@ class LeafCut:
     def automorphism_class(self) -> Hashable:
         """Equal for two cuts of one molecule exactly when an automorphism maps one onto the
         other (its cut bond, leaf atom first); such cuts have the same parent and the same
-        inverse action."""
-        tree = self._tree
-        return marked_form(tree.frozen, self._ends, tree.labels, tree.bonds)
+        inverse action. Computed once per cut: counting parents and inverting a step both
+        ask for it."""
+        if self._class is None:
+            tree = self._tree
+            self._class = marked_form(tree.frozen, self._ends, tree.labels, tree.bonds)
+        return self._class
 
     def __repr__(self) -> str:
         return f"LeafCut(stem={self.stem}, parent_min_fragments={self.parent_min_fragments})"

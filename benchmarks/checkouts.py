@@ -1,0 +1,146 @@
+"""Base-training throughput of several checkouts of the package, alternated in one run; one JSON.
+
+A code change's before/after ratio, measured the same way for both sides: each ``--python``
+is the interpreter of a checkout's own environment (``gfncompose`` installed from that
+checkout), and each runs the same timed steps in a fresh process, one process at a time,
+the checkouts alternated ``--repeats`` times. The steps: trajectory-balance training of a
+base on the literature's fragment space (the 72 fragments of
+``../shared/data/blocks_PDB_105.json``, at most 9 per molecule; network 128 × 2 as the
+campaign's), batch 64, ε 0.05, β 32, ``--reward`` (``qed``, or ``seh`` for the published
+proxy), ``--warmup`` untimed steps then ``--steps`` timed ones, initial weights and random
+stream seeded, one torch thread. Checkouts that sample the same molecules (the usual case
+for a change that keeps the behaviour) report the same mean heavy-atom count: the rates
+compare like with like.
+
+    python benchmarks/checkouts.py --python BEFORE/.venv/bin/python --python AFTER/.venv/bin/python
+        [--steps 15] [--warmup 3] [--repeats 2] [--reward qed]
+
+Without ``--python`` it times this interpreter's checkout alone. With ``../shared/data``
+absent it prints why it skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+BLOCKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "blocks_PDB_105.json"
+SEH_WEIGHTS = BLOCKS.parent / "seh_proxy_bengio2021.pkl.gz"
+
+STEPS = """
+import json, sys, time
+import torch
+from gfncompose.envs import FragmentEnv, read_vocabulary
+from gfncompose.policy import GFlowNet
+from gfncompose.rewards import make_reward
+from gfncompose.sampler import sample_trajectories
+from gfncompose.training import seeded
+from gfncompose.trajectory_balance import trajectory_balance_loss
+
+
+def main(blocks, reward_name, reward_params, warmup, steps):
+    env = FragmentEnv(read_vocabulary(blocks), 9)
+    with seeded(0):
+        gfn = GFlowNet(env, hidden=128, num_layers=2)
+    params = [p for name, p in gfn.named_parameters() if name != "log_Z"]
+    optimizer = torch.optim.Adam([{"params": params, "lr": 1e-3}, {"params": [gfn.log_Z]}])
+    generator = torch.Generator().manual_seed(0)
+    reward = make_reward(reward_name, **reward_params)
+    totals = {"trajectories": 0, "states": 0, "atoms": 0}
+
+    def log_reward(states):
+        return reward(env.to_mols(states)).clamp_min(1e-8).log()
+
+    def step():
+        trajectories = sample_trajectories(gfn, 64, 0.05, generator)
+        loss = trajectory_balance_loss(gfn, trajectories, log_reward, 32.0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        totals["trajectories"] += len(trajectories.length)
+        totals["states"] += len(trajectories.actions)
+        totals["atoms"] += sum(m.GetNumAtoms() for m in env.to_mols(trajectories.terminal))
+
+    for _ in range(warmup):
+        step()
+    totals.update(trajectories=0, states=0, atoms=0)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    seconds = time.perf_counter() - start
+    print(json.dumps({
+        "trajectories_per_s": round(totals["trajectories"] / seconds, 1),
+        "ms_per_state": round(1000 * seconds / totals["states"], 3),
+        "mean_heavy_atoms": round(totals["atoms"] / totals["trajectories"], 2),
+    }))
+
+
+if __name__ == "__main__":
+    main(*json.loads(sys.argv[1]))
+"""
+
+
+def run(python: str, args: argparse.Namespace, reward_params: dict) -> dict:
+    """One timed run of the steps by ``python`` in a fresh process."""
+    payload = json.dumps([str(BLOCKS), args.reward, reward_params, args.warmup, args.steps])
+    result = subprocess.run(
+        [python, "-c", STEPS, payload],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        cwd="/",  # never import the package from the current directory
+    )
+    if result.returncode != 0:
+        sys.exit(f"{python} failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--python", action="append", help="a checkout's python (repeatable)")
+    parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--reward", choices=["qed", "seh"], default="qed")
+    args = parser.parse_args()
+    args.python = args.python or [sys.executable]
+    needed = [BLOCKS] + ([SEH_WEIGHTS] if args.reward == "seh" else [])
+    absent = [str(path) for path in needed if not path.is_file()]
+    if absent:
+        print(json.dumps({"benchmark": "checkouts", "skipped": f"absent: {', '.join(absent)}"}))
+        return
+    reward_params = {"path": str(SEH_WEIGHTS)} if args.reward == "seh" else {}
+    runs: list[list[dict]] = [[] for _ in args.python]
+    for _ in range(args.repeats):
+        for index, python in enumerate(args.python):
+            runs[index].append(run(python, args, reward_params))
+    rates = [round(statistics.fmean(r["trajectories_per_s"] for r in rs), 1) for rs in runs]
+    print(
+        json.dumps(
+            {
+                "benchmark": "checkouts",
+                "config": vars(args),
+                "machine": platform.processor() or platform.machine(),
+                "checkouts": [
+                    {
+                        "python": python,
+                        "trajectories_per_s": rate,
+                        "ratio_to_first": round(rate / rates[0], 3),
+                        "runs": rs,
+                    }
+                    for python, rate, rs in zip(args.python, rates, runs, strict=True)
+                ],
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
