@@ -23,6 +23,7 @@ guidance reads no ``G``. The two rules on the same learned classifiers are compa
 ``benchmarks/RESULTS.md``.)
 
     python benchmarks/guidance_accuracy.py [--steps 2000] [--beta 8] [--hidden 128] [--seed 0]
+        [--envs fragments,atoms]
 """
 
 from __future__ import annotations
@@ -183,10 +184,16 @@ def main() -> None:
     parser.add_argument("--beta", type=float, default=8.0, help="reward exponent of the bases")
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0, help="classifier weights and training")
+    parser.add_argument("--envs", default="fragments,atoms", help="comma-separated subset")
     args = parser.parse_args()
+    spaces = environments()
+    unknown = set(args.envs.split(",")) - set(spaces)
+    if unknown:
+        parser.error(f"unknown environments {sorted(unknown)}; known: {', '.join(spaces)}")
     rewards = {"qed": make_reward("qed"), "sa": make_reward("sa")}
     results = {}
-    for name, env in environments().items():
+    for name in args.envs.split(","):
+        env = spaces[name]
         terminals = env.terminal_states()
         mols = env.to_mols(terminals)
         bases = {
