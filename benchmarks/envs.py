@@ -209,17 +209,10 @@ def dense_log_pf(gfn, trajectories) -> torch.Tensor:
 def dense_base_posteriors(bases, states, actions, trajectory):
     """``classifier_training.base_posteriors`` before it moved to the allowed actions: every
     base's dense ``[N, A]``, stacked, then the taken and stop actions read from it."""
-    env = bases[0].env
     log_pf = torch.stack([base.log_probs(states) for base in bases], dim=1)  # [N, m, A]
     rows = torch.arange(len(actions), device=actions.device)
-    table, position = classifier_training._steps_table(log_pf[rows, :, actions], trajectory)
-    log_path = table.cumsum(1)
-    log_state = torch.log_softmax(log_path[trajectory, position], dim=1)
-    return classifier_training.BasePosteriors(
-        state=log_state.exp(),
-        trajectory=torch.softmax(log_path[:, -1], dim=1)[trajectory],
-        stop=torch.exp(log_state + log_pf[:, :, env.stop_action]),
-    )
+    stop = log_pf[:, :, bases[0].env.stop_action]
+    return classifier_training.posteriors_of_steps(log_pf[rows, :, actions], stop, trajectory)
 
 
 VARIANTS = {

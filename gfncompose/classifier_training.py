@@ -139,7 +139,14 @@ def base_posteriors(
         allowed = base.allowed_log_probs(states)
         taken.append(allowed.at(rows, actions, env.num_actions))
         stopping.append(allowed.at(rows, stop, env.num_actions))
-    log_pf_taken, log_pf_stop = torch.stack(taken, dim=1), torch.stack(stopping, dim=1)  # [N, m]
+    return posteriors_of_steps(torch.stack(taken, dim=1), torch.stack(stopping, dim=1), trajectory)
+
+
+def posteriors_of_steps(
+    log_pf_taken: torch.Tensor, log_pf_stop: torch.Tensor, trajectory: torch.Tensor
+) -> BasePosteriors:
+    """:class:`BasePosteriors` from each base's ``log P_F`` of the action taken and of stopping
+    at every step, ``[N, m]`` each; ``trajectory`` as in :func:`base_posteriors`."""
     table, position = _steps_table(log_pf_taken, trajectory)
     # sums of log-likelihoods, never differences: a base may give a step probability 0
     log_path = table.cumsum(1)
