@@ -89,6 +89,8 @@ if __name__ == "__main__":
 def run(python: str, args: argparse.Namespace, reward_params: dict) -> dict:
     """One timed run of the steps by ``python`` in a fresh process."""
     payload = json.dumps([str(BLOCKS), args.reward, reward_params, args.warmup, args.steps])
+    if not os.access(python, os.X_OK):
+        sys.exit(f"--python {python}: not an executable interpreter")
     result = subprocess.run(
         [python, "-c", STEPS, payload],
         capture_output=True,
