@@ -62,10 +62,16 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def check_resumable(path: str | Path, saved: dict[str, Any], wanted: dict[str, Any]) -> None:
-    """A checkpoint resumes only the same run; a longer budget is the same run, extended."""
+def check_resumable(
+    path: str | Path, saved: dict[str, Any], wanted: dict[str, Any], defaults: dict[str, Any]
+) -> None:
+    """A checkpoint resumes only the same run; a longer budget is the same run, extended.
+    A key the checkpoint lacks (it was written before the key existed) counts as its value
+    in ``defaults``, the behaviour of the code that wrote it."""
     extendable = {"steps", "checkpoint_every"}
-    changed = sorted(k for k in wanted if k not in extendable and saved.get(k) != wanted[k])
+    changed = sorted(
+        k for k in wanted if k not in extendable and saved.get(k, defaults[k]) != wanted[k]
+    )
     if changed:
         raise UserError(
             f"checkpoint {path} was written with a different training config "

@@ -48,3 +48,8 @@ class LRUCache(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+    def __reduce__(self) -> tuple:
+        """A cache pickles empty: a copy sent to another process starts cold, and sending it
+        costs nothing however full it was."""
+        return LRUCache, (self.maxsize,)

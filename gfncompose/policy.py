@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -40,6 +40,36 @@ class AllowedLogProbs(NamedTuple):
         position = position.clamp_max(len(keys) - 1)
         found = keys[position] == rows * num_actions + actions
         return torch.where(found, self.log_probs[position], MASKED)
+
+
+class PolicyInputs(NamedTuple):
+    """What a policy network reads of ``n`` states, as tensors only: built by the environment
+    (:func:`policy_inputs`), so a process that samples can ship it to one that learns.
+
+    Attributes:
+        data: ``env.to_data(states)``.
+        rows: ``LongTensor[K]``, the state of each allowed pair, ascending.
+        actions: ``LongTensor[K]``, its allowed action, ascending within a state.
+        n: the number of states.
+    """
+
+    data: Any
+    rows: torch.Tensor
+    actions: torch.Tensor
+    n: int
+
+    def to(self, device: torch.device) -> PolicyInputs:
+        """The same inputs on ``device``."""
+        return PolicyInputs(
+            self.data.to(device), self.rows.to(device), self.actions.to(device), self.n
+        )
+
+
+def policy_inputs(env: Environment, states: States) -> PolicyInputs:
+    """The network input and the allowed (state, action) pairs of ``states``."""
+    mask = env.forward_mask(states)
+    rows, actions = mask.nonzero(as_tuple=True)
+    return PolicyInputs(env.to_data(states), rows, actions, len(mask))
 
 
 def allowed_of(log_probs: torch.Tensor, mask: torch.Tensor) -> AllowedLogProbs:
@@ -120,8 +150,11 @@ class GFlowNet(nn.Module):
         over ragged rows): on the literature's fragment space the loss and its backward skip
         the dense ``[B, A]`` block (1.3x faster per trajectory-balance pass, forward and
         backward; the action draw 1.8x: ``benchmarks/RESULTS.md``)."""
-        mask = self.env.forward_mask(states)
-        rows, actions = mask.nonzero(as_tuple=True)
-        logits = self.forward_policy(self.env.to_data(states), pairs=(rows, actions))
-        log_normaliser = segment_logsumexp(logits, rows, len(mask))
+        return self.allowed_log_probs_at(policy_inputs(self.env, states))
+
+    def allowed_log_probs_at(self, inputs: PolicyInputs) -> AllowedLogProbs:
+        """:meth:`allowed_log_probs` of states given by their :func:`policy_inputs`."""
+        rows, actions = inputs.rows, inputs.actions
+        logits = self.forward_policy(inputs.data, pairs=(rows, actions))
+        log_normaliser = segment_logsumexp(logits, rows, inputs.n)
         return AllowedLogProbs(rows, actions, logits - log_normaliser[rows])

@@ -40,7 +40,13 @@ from .envs.base import States
 from .errors import UserError
 from .policy import GFlowNet, Policy
 from .sampler import Trajectories, sample_trajectories
-from .trajectory_balance import LogReward, trajectory_balance_loss
+from .sampling_processes import BatchDrawer, sampled_batches, start_sampling_processes
+from .trajectory_balance import (
+    LogReward,
+    TrainingBatch,
+    batch_trajectory_balance_loss,
+    training_batch,
+)
 
 CHECKPOINT_SECONDS = 60.0
 """Default longest time between checkpoints: a crash loses at most about a minute of training."""
@@ -58,6 +64,8 @@ class TrainConfig:
     ``ema_rate``: if set, keep an exponential moving average copy for sampling.
     ``decay``: fraction of the steps, at the end, over which the learning rates fall
     to 0 along a cosine (0: constant rates).
+    ``sampling_processes``: processes that sample the training batches while the learner
+    learns (:mod:`~gfncompose.sampling_processes`; 0: sampled here, between the steps).
     """
 
     steps: int = 2000
@@ -68,6 +76,7 @@ class TrainConfig:
     epsilon: float = 0.0
     ema_rate: float | None = None
     decay: float = 0.0
+    sampling_processes: int = 0
     seed: int = 0
     checkpoint_every: int = CHECKPOINT_STEPS
     checkpoint_seconds: float = CHECKPOINT_SECONDS
@@ -207,7 +216,12 @@ class TrainingLoop:
                 self._restore(state)
 
     def _restore(self, state: dict[str, Any]) -> None:
-        check_resumable(self.checkpointer.path, state["train_config"], asdict(self.config))
+        check_resumable(
+            self.checkpointer.path,
+            state["train_config"],
+            asdict(self.config),
+            asdict(type(self.config)()),
+        )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.ema is not None:
@@ -306,7 +320,10 @@ def train_gflownet(
 
     The sampling model is the EMA copy when ``config.ema_rate`` is set, else ``gfn``.
     With ``checkpoint``, the run is saved and resumed as :class:`TrainingLoop` describes.
-    A :class:`RemoteLogReward` is pipelined (:func:`pipelined_batches`).
+    A :class:`RemoteLogReward` is pipelined (:func:`pipelined_batches`); with
+    ``config.sampling_processes``, batches are sampled in processes of their own
+    (:func:`~gfncompose.sampling_processes.sampled_batches`; ``log_reward`` must be
+    picklable and is computed there).
     """
     params = [p for name, p in gfn.named_parameters() if name != "log_Z"]
     optimizer = torch.optim.Adam(
@@ -324,15 +341,36 @@ def train_gflownet(
         progress=progress,
         desc="trajectory balance",
     )
-    if isinstance(log_reward, RemoteLogReward):
-        batches = pipelined_batches(gfn, log_reward, config, loop)
-    else:
-        batches = ((sample(gfn, config, loop), log_reward) for _ in loop)
-    for trajectories, batch_log_reward in batches:
-        loss = trajectory_balance_loss(gfn, trajectories, batch_log_reward, config.beta)
-        loss.backward()
-        loop.step(loss=loss.item(), log_Z=gfn.log_Z.item())
+    with batch_source(gfn, log_reward, config, loop) as batches:
+        for batch in batches:
+            loss = batch_trajectory_balance_loss(gfn, batch, config.beta)
+            loss.backward()
+            loop.step(loss=loss.item(), log_Z=gfn.log_Z.item())
     return (ema if ema is not None else gfn), loop.history
+
+
+@contextlib.contextmanager
+def batch_source(
+    gfn: GFlowNet, log_reward: LogReward | RemoteLogReward, config: TrainConfig, loop: TrainingLoop
+) -> Iterator[Iterator[TrainingBatch]]:
+    """The training batches of ``loop``'s steps: sampled here, pipelined with a remote
+    reward, or from sampling processes (ended when the block ends)."""
+    if config.sampling_processes < 0:
+        raise UserError(f"sampling_processes must be 0 or more, got {config.sampling_processes}")
+    if config.sampling_processes:
+        if isinstance(log_reward, RemoteLogReward):
+            raise UserError("a remote reward and sampling_processes: choose one")
+        drawer = BatchDrawer(gfn.env, log_reward, gfn.config, config.batch_size, config.epsilon)
+        processes = start_sampling_processes(drawer, config.sampling_processes)
+        try:
+            yield sampled_batches(gfn, processes, loop)
+        finally:
+            for process in processes:
+                process.close()
+    elif isinstance(log_reward, RemoteLogReward):
+        yield pipelined_batches(gfn, log_reward, config, loop)
+    else:
+        yield (training_batch(gfn.env, sample(gfn, config, loop), log_reward) for _ in loop)
 
 
 def sample(policy: Policy, config: TrainConfig, loop: TrainingLoop) -> Trajectories:
@@ -343,7 +381,7 @@ def sample(policy: Policy, config: TrainConfig, loop: TrainingLoop) -> Trajector
 
 def pipelined_batches(
     gfn: GFlowNet, log_reward: RemoteLogReward, config: TrainConfig, loop: TrainingLoop
-) -> Iterator[tuple[Trajectories, LogReward]]:
+) -> Iterator[TrainingBatch]:
     """Iterate with ``loop``: each step's batch and its ``log R``, while the reward of the
     next batch computes elsewhere.
 
@@ -372,7 +410,9 @@ def pipelined_batches(
         trajectories, future = in_flight
         sampler.load_state_dict(gfn.state_dict())
         in_flight = draw()
-        yield trajectories, lambda _, future=future: future.result().to(device)
+        yield training_batch(
+            gfn.env, trajectories, lambda _, future=future: future.result().to(device)
+        )
 
 
 def train_classifier(

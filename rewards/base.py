@@ -188,9 +188,8 @@ class CachedReward(Reward):
         return raw.tolist()
 
     def __getstate__(self) -> dict:
-        # Pool workers get a copy of the reward: without its cache, and without the pool.
+        # Pool workers get a copy of the reward without the pool (the cache pickles empty).
         state = self.__dict__.copy()
-        state["_cache"] = LRUCache(self._cache.maxsize)
         state["_pool"] = None
         return state
 

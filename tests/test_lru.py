@@ -1,5 +1,7 @@
 """The package's bounded cache keeps the most recently used entries."""
 
+import pickle
+
 from gfncompose.lru import LRUCache
 
 
@@ -20,3 +22,11 @@ def test_cache_computes_once_and_evicts_the_least_recently_used():
     assert cache.peek(1) == 10  # a use: 3 is now the least recent
     cache.put(4, 40)
     assert cache.peek(3) is None and cache.peek(1) == 10 and cache.peek(4) == 40
+
+
+def test_a_cache_pickles_empty_with_its_bound():
+    cache = LRUCache(maxsize=3)
+    cache.put("a", 1)
+    copy = pickle.loads(pickle.dumps(cache))
+    assert len(copy) == 0 and copy.maxsize == 3
+    assert len(cache) == 1  # the original keeps its entries

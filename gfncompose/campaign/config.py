@@ -60,11 +60,19 @@ def _keys(config: type, model: type, excluded: tuple[str, ...]) -> dict[str, typ
 _TRAINING_KEYS = _keys(TrainConfig, GFlowNet, excluded=("seed",))
 """Keys of ``[training]`` (defaults for every base) and of each ``[bases.NAME]``."""
 
+ADDED_TRAINING_KEYS = {"sampling_processes": 0}
+"""Training keys added after campaign folders existed, with the value at which they compute
+what those folders hold: at that value a key stays out of the fingerprint, so the folders'
+bases are reused instead of trained again."""
+
 _CLASSIFIER_KEYS = _keys(ClassifierConfig, Classifier, excluded=("seed",))
 """Keys of ``[classifier]``."""
 
 _PROBABILITIES = {"epsilon": "[0, 1)", "ema_rate": "(0, 1)", "ramp": "(0, 1]", "decay": "[0, 1]"}
-"""Keys that are probabilities or fractions, with their range; every other number is positive."""
+"""Keys that are probabilities or fractions, with their range."""
+
+_COUNTS = {"sampling_processes"}
+"""Keys that may be 0; every other number is positive."""
 
 DEFAULT_THRESHOLD = 0.5
 """High/low split of a reward without a ``[report.thresholds]`` entry (rewards lie in (0, 1])."""
@@ -169,6 +177,9 @@ class Campaign:
             base = self.baseline if what == "baseline" else self.bases[what.split(":", 1)[1]]
             rewards = {label: self.rewards[label] for label in base.rewards}
             payload = {**env, "base": asdict(base), "rewards": rewards}
+            for key, value in ADDED_TRAINING_KEYS.items():
+                if payload["base"]["train"][key] == value:
+                    del payload["base"]["train"][key]
         payload["extra"] = [str(e) for e in extra]
         text = json.dumps(self._by_content(payload), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -448,13 +459,18 @@ class _Parser:
 
     def numbers(self, table: _Table, keys: Mapping[str, type], defaults: dict[str, Any]):
         """``defaults`` updated with the ``keys`` that ``table`` sets, each checked: positive,
-        or within its range for the fractions of :data:`_PROBABILITIES`."""
+        0 or more for :data:`_COUNTS`, within its range for the fractions of
+        :data:`_PROBABILITIES`."""
         values = dict(defaults)
         for key, kind in keys.items():
             value = table.get(key, kind, None)
             if value is None:
                 continue
             values[key] = value
+            if key in _COUNTS:
+                if value < 0:
+                    raise table.error(f"must be 0 or more, got {value}", key)
+                continue
             if key not in _PROBABILITIES:
                 self.positive(table, key, value)
                 continue

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from ..checkpoint import atomic_write, load_checkpoint
 from ..classifier import Classifier
 from ..envs import Environment
+from ..envs.base import States
 from ..errors import UserError
 from ..guided import GuidedPolicy
 from ..policy import GFlowNet, Policy
@@ -33,6 +34,7 @@ from ..rewards.parallel import FunctionProcess
 from ..training import (
     PipelinedLogReward,
     RemoteLogReward,
+    TrainConfig,
     seeded,
     train_classifier,
     train_gflownet,
@@ -63,6 +65,17 @@ class Cluster(Protocol):
         chunks: Sequence[tuple[int, int, int]],
         done: Callable[[int, Chunk], Any],
     ) -> None: ...
+
+
+class LogRewardOfStates:
+    """``log R`` of ``B`` molecule states as ``torch.float32`` ``[B]`` on the environment's
+    device; picklable, so that sampling processes compute it too."""
+
+    def __init__(self, reward: Reward, env: Environment):
+        self.reward, self.env = reward, env
+
+    def __call__(self, states: States) -> torch.Tensor:
+        return self.reward(self.env.to_mols(states)).log().to(self.env.device)
 
 
 class CampaignRunner:
@@ -134,7 +147,7 @@ class CampaignRunner:
             f" (resuming at step {resumed})" if resumed else "",
         )
         start = time.perf_counter()
-        with self._log_reward(self.base_reward(spec)) as log_reward:
+        with self._log_reward(self.base_reward(spec), spec.train) as log_reward:
             model, history = train_gflownet(gfn, log_reward, spec.train, checkpoint, self.progress)
         seconds = time.perf_counter() - start
         trained_steps = spec.train.steps - resumed
@@ -155,17 +168,19 @@ class CampaignRunner:
         return model
 
     @contextlib.contextmanager
-    def _log_reward(self, reward: Reward) -> Iterator[LogReward | RemoteLogReward]:
+    def _log_reward(
+        self, reward: Reward, train: TrainConfig
+    ) -> Iterator[LogReward | RemoteLogReward]:
         """``log R`` of terminal states for training on ``reward``: computed in a process of
         its own, while the learner samples, for a reward slow enough to pay for it
-        (:attr:`~gfncompose.rewards.Reward.pipelined`); here otherwise."""
-        env = self.env
-        if not reward.pipelined:
-            yield lambda states: reward(env.to_mols(states)).log().to(self.device)
+        (:attr:`~gfncompose.rewards.Reward.pipelined`); here, or in the sampling processes
+        where the training has them, otherwise."""
+        if train.sampling_processes or not reward.pipelined:
+            yield LogRewardOfStates(reward, self.env)
             return
         process = FunctionProcess(LogRewardOfSmiles(reward))
         try:
-            yield PipelinedLogReward(process, env.to_smiles)
+            yield PipelinedLogReward(process, self.env.to_smiles)
         finally:
             process.close()
 
