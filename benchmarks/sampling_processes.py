@@ -1,19 +1,26 @@
-"""Base training with its batches sampled in processes of their own, against sampling here; JSON.
+"""Training with its batches sampled in processes of their own, against sampling here; JSON.
 
-For each ``--reward`` and each count ``K`` of ``--processes`` (0: sampled in the learner's
-process, between its steps, as before ``TrainConfig.sampling_processes`` existed), trains a
-fresh base on the literature's fragment space (the 72 fragments of
-``../shared/data/blocks_PDB_105.json``, at most 9 per molecule; network 128 × 2 as the
-default campaign's), batch 64, ε 0.05, β 32, initial weights and random stream seeded, the learner
-on one torch thread: ``--warmup`` untimed steps (process start-up, cold caches), then
-``--steps`` timed ones. The counts alternate ``--repeats`` times; each rate is reported with
-its ratio to the first count's measured in the same run. Each run is a fresh process and
-reports its mean steps per trajectory (the molecules' size in fragments, plus the stop: the
-counts draw different batches, so rates compare like with like only where these agree)
-and the peak resident memory of the learner and of the largest of its child processes (the
-sampling processes, the fork server that starts them, a reward's process pool).
+For each of ``--stages`` and each count ``K`` of ``--processes`` (0: sampled in the learner's
+process, between its steps, as before ``sampling_processes`` existed), trains on the
+literature's fragment space (the 72 fragments of ``../shared/data/blocks_PDB_105.json``, at most
+9 per molecule), initial weights and random stream seeded, the learner on one torch thread:
+``--warmup`` untimed steps (process start-up, cold caches), then ``--steps`` timed ones.
 
-    python benchmarks/sampling_processes.py [--processes 0,1,2] [--reward qed,seh]
+- ``qed``, ``seh``: a fresh base on that reward (network 128 × 2 as the default campaign's),
+  batch 64, ε 0.05, β 32.
+- ``classifier``: the default campaign's classifier (hidden 128, 2 layers, 2 observations) on
+  two untrained bases of the campaign's size (128 × 2), 16 trajectories of each per step (the
+  campaign's batch; untrained bases draw molecules of every size, so the cost per step is a
+  trained run's order, not its value).
+
+The counts alternate ``--repeats`` times; each rate (trajectories/s) is reported with its ratio
+to the first count's measured in the same run. Each run is a fresh process and reports its
+mean steps per trajectory (the molecules' size in fragments, plus the stop: base training
+with different counts draws different batches, so rates compare like with like only where
+these agree) and the peak resident memory of the learner and of the largest of its child
+processes (the sampling processes, the fork server that starts them, a reward's process pool).
+
+    python benchmarks/sampling_processes.py [--processes 0,1,2] [--stages qed,seh,classifier]
         [--steps 30] [--warmup 5] [--repeats 2]
 
 With ``../shared/data`` absent it prints why it skipped.
@@ -34,10 +41,20 @@ from pathlib import Path
 import torch
 
 from gfncompose.campaign.runner import LogRewardOfStates
+from gfncompose.classifier import Classifier
+from gfncompose.classifier_training import classifier_loss
 from gfncompose.envs import FragmentEnv, read_vocabulary
 from gfncompose.policy import GFlowNet
 from gfncompose.rewards import make_reward
-from gfncompose.training import TrainConfig, TrainingLoop, batch_source, seeded
+from gfncompose.training import (
+    ClassifierConfig,
+    TrainConfig,
+    TrainingLoop,
+    batch_source,
+    classifier_batch_source,
+    frozen_copy,
+    seeded,
+)
 from gfncompose.trajectory_balance import batch_trajectory_balance_loss
 
 BLOCKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "blocks_PDB_105.json"
@@ -70,9 +87,13 @@ def descendants_peak_rss_mib() -> int:
     return max((peaks[pid] for pid in mine - {os.getpid()}), default=0)
 
 
-def rate(reward: str, processes: int, warmup: int, steps: int) -> dict:
-    """Trajectories/s of ``steps`` training steps after ``warmup`` ones, with ``processes``."""
+def rate(stage: str, processes: int, warmup: int, steps: int) -> dict:
+    """Trajectories/s of ``steps`` training steps of ``stage`` after ``warmup`` ones, with
+    ``processes``."""
     env = FragmentEnv(read_vocabulary(BLOCKS), 9)
+    if stage == "classifier":
+        return classifier_rate(env, processes, warmup, steps)
+    reward = stage
     params = {"path": str(SEH_WEIGHTS)} if reward == "seh" else {}
     log_reward = LogRewardOfStates(make_reward(reward, **params), env)
     with seeded(0):
@@ -102,9 +123,40 @@ def rate(reward: str, processes: int, warmup: int, steps: int) -> dict:
     }
 
 
-def in_fresh_process(reward: str, processes: int, warmup: int, steps: int) -> dict:
+def classifier_rate(env: FragmentEnv, processes: int, warmup: int, steps: int) -> dict:
+    """:func:`rate` of the classifier stage."""
+    with seeded(0):
+        bases = [GFlowNet(env, hidden=128, num_layers=2) for _ in range(2)]
+        classifier = Classifier(env, ["a", "b"], n_observations=2, hidden=128, num_layers=2)
+    config = ClassifierConfig(steps=warmup + steps, batch_size=16, sampling_processes=processes)
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=config.lr)
+    target = frozen_copy(classifier)
+    loop = TrainingLoop(
+        classifier, optimizer, config, ema=target, ema_rate=config.ema_rate, progress=False
+    )
+    steps_per_trajectory = []
+    with classifier_batch_source(bases, config, loop) as batches:
+        for step, batch in enumerate(batches):
+            if step == warmup:
+                start = time.perf_counter()
+            trajectories = int(batch.trajectory[-1]) + 1
+            steps_per_trajectory.append(len(batch.trajectory) / trajectories)
+            loss, parts = classifier_loss(classifier, target, batch, 1.0, loop.generator)
+            loss.backward()
+            loop.step(**parts)
+        seconds = time.perf_counter() - start
+        sampling_peak = descendants_peak_rss_mib()
+    return {
+        "trajectories_per_s": round(steps * 2 * config.batch_size / seconds, 1),
+        "mean_steps_per_trajectory": round(statistics.fmean(steps_per_trajectory[warmup:]), 2),
+        "final_loss": round(statistics.fmean(sum(h.values()) for h in loop.history[-10:]), 2),
+        "peak_rss_mib": {"learner": peak_rss_mib(os.getpid())[1], "sampling": sampling_peak},
+    }
+
+
+def in_fresh_process(stage: str, processes: int, warmup: int, steps: int) -> dict:
     """:func:`rate` run by a new interpreter (no caches, forks or memory peaks of other runs)."""
-    payload = json.dumps([reward, processes, warmup, steps])
+    payload = json.dumps([stage, processes, warmup, steps])
     done = subprocess.run(
         [sys.executable, __file__, "--one", payload],
         capture_output=True,
@@ -112,14 +164,14 @@ def in_fresh_process(reward: str, processes: int, warmup: int, steps: int) -> di
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     if done.returncode != 0:
-        sys.exit(f"{reward} with {processes} sampling processes failed:\n{done.stderr[-2000:]}")
+        sys.exit(f"{stage} with {processes} sampling processes failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", default="0,1,2")
-    parser.add_argument("--reward", default="qed,seh")
+    parser.add_argument("--stages", default="qed,seh,classifier")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=2)
@@ -130,20 +182,23 @@ def main() -> None:
         print(json.dumps(rate(*json.loads(args.one))))
         return
     counts = [int(k) for k in args.processes.split(",")]
-    rewards = args.reward.split(",")
-    needed = [BLOCKS] + ([SEH_WEIGHTS] if "seh" in rewards else [])
+    stages = args.stages.split(",")
+    unknown = set(stages) - {"qed", "seh", "classifier"}
+    if unknown:
+        sys.exit(f"--stages: unknown {sorted(unknown)} (known: qed, seh, classifier)")
+    needed = [BLOCKS] + ([SEH_WEIGHTS] if "seh" in stages else [])
     absent = [str(path) for path in needed if not path.is_file()]
     if absent:
         print(json.dumps({"benchmark": "sampling_processes", "skipped": f"absent: {absent}"}))
         return
     results = {}
-    for reward in rewards:
+    for stage in stages:
         runs: dict[int, list[dict]] = {k: [] for k in counts}
         for _ in range(args.repeats):
             for k in counts:
-                runs[k].append(in_fresh_process(reward, k, args.warmup, args.steps))
+                runs[k].append(in_fresh_process(stage, k, args.warmup, args.steps))
         rates = {k: statistics.fmean(r["trajectories_per_s"] for r in rs) for k, rs in runs.items()}
-        results[reward] = [
+        results[stage] = [
             {
                 "sampling_processes": k,
                 "trajectories_per_s": round(rates[k], 1),

@@ -26,7 +26,7 @@ label, and contrasts with small α amplify its errors. The joint targets of base
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 
@@ -95,8 +95,7 @@ def _steps_table(values: torch.Tensor, trajectory: torch.Tensor):
     return table, position
 
 
-@dataclass
-class BasePosteriors:
+class BasePosteriors(NamedTuple):
     """Which base generated a trajectory, given what a sampled step has seen: the labels
     of DESIGN §3's terminal and joint heads, Rao-Blackwellised. ``[N, m]`` per step ``t``
     of ``N``.
@@ -118,6 +117,10 @@ class BasePosteriors:
     child: torch.Tensor
     trajectory: torch.Tensor
     stop: torch.Tensor
+
+    def to(self, device: torch.device) -> BasePosteriors:
+        """The same posteriors on ``device``."""
+        return BasePosteriors(*(posterior.to(device) for posterior in self))
 
 
 @torch.no_grad()
@@ -165,37 +168,80 @@ def joint_weight(step: int, steps: int, ramp: float) -> float:
     return min(1.0, step / max(1, int(ramp * steps)))
 
 
+class ClassifierBatch(NamedTuple):
+    """``m × B`` trajectories of ``N`` steps (``B`` on-policy ones of each of the ``m`` bases, in
+    the classifier's order) as the classifier's loss reads them, tensors only: what the
+    environment and the bases make of the states, so that a process that samples can ship
+    it to one that learns (:mod:`~gfncompose.sampling_processes`).
+
+    Attributes:
+        data: ``env.to_data`` of the ``N`` steps' states.
+        actions: ``LongTensor[N]``, the action taken at each.
+        trajectory: ``LongTensor[N]``, which of the ``m × B`` trajectories each step belongs to
+            (base ``i``'s are ``i·B … (i+1)·B − 1``).
+        posterior: the :class:`BasePosteriors` of the steps.
+        terminal: ``env.to_data`` of the ``m × B`` terminal objects, in trajectory order.
+    """
+
+    data: Any
+    actions: torch.Tensor
+    trajectory: torch.Tensor
+    posterior: BasePosteriors
+    terminal: Any
+
+    def to(self, device: torch.device) -> ClassifierBatch:
+        """The same batch on ``device``."""
+        return ClassifierBatch(
+            self.data.to(device),
+            self.actions.to(device),
+            self.trajectory.to(device),
+            self.posterior.to(device),
+            self.terminal.to(device),
+        )
+
+
+def classifier_batch(
+    bases: Sequence[Policy], trajectories: Sequence[Trajectories]
+) -> ClassifierBatch:
+    """The :class:`ClassifierBatch` of ``trajectories[i]``, on-policy trajectories of
+    ``bases[i]`` (the classifier's bases, in its order), the same number per base."""
+    env = bases[0].env
+    batch_size = len(trajectories[0].length)
+    states = env.cat([t.states for t in trajectories])
+    actions = torch.cat([t.actions for t in trajectories])
+    step_traj = torch.cat([t.trajectory + k * batch_size for k, t in enumerate(trajectories)])
+    return ClassifierBatch(
+        data=env.to_data(states),
+        actions=actions,
+        trajectory=step_traj,
+        posterior=base_posteriors(bases, states, actions, step_traj),
+        terminal=env.to_data(env.cat([t.terminal for t in trajectories])),
+    )
+
+
 def classifier_loss(
     classifier: Classifier,
     target: Classifier,
-    bases: Sequence[Policy],
-    trajectories: Sequence[Trajectories],
+    batch: ClassifierBatch,
     joint_weight: float,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """One step's loss and its parts on ``trajectories[i]``, on-policy trajectories of
-    ``bases[i]`` (the classifier's bases, in its order), the same number per base.
+    """One step's loss and its parts on a :class:`ClassifierBatch`.
 
     ``target``: the EMA copy whose terminal head gives the soft labels; ``generator``
     draws the observation weights (:func:`sample_weights`).
     """
     env = classifier.env
-    batch_size = len(trajectories[0].length)
-    states = env.cat([t.states for t in trajectories])
-    actions = torch.cat([t.actions for t in trajectories])
-    step_traj = torch.cat([t.trajectory + k * batch_size for k, t in enumerate(trajectories)])
-    posterior = base_posteriors(bases, states, actions, step_traj)
-
+    actions, step_traj, posterior = batch.actions, batch.trajectory, batch.posterior
     m, n = len(classifier.base_names), classifier.n_observations
-    num_trajectories = m * batch_size
+    num_trajectories = int(step_traj[-1]) + 1  # every trajectory has a step, the last the last
     weights = sample_weights(num_trajectories, n, m, env.device, generator)
     with torch.no_grad():
-        terminal = env.cat([t.terminal for t in trajectories])
-        target_logits = target.terminal_head(target.encode(terminal).graph)
+        target_logits = target.terminal_head(target.trunk(batch.terminal).graph)
         labels = soft_labels(target_logits, weights, classifier.cells)[step_traj]  # [N, C]
         joint_target = posterior.trajectory[:, :, None] * labels[:, None, :]  # [N, m, C]
 
-    encoding = classifier.encode(states)
+    encoding = classifier.trunk(batch.data)
     log_term = torch.log_softmax(classifier.terminal_head(encoding.graph), dim=1)
     loss_term = -(posterior.stop * log_term).sum() / num_trajectories
     log_gen = torch.log_softmax(classifier.generator_head(encoding.graph), dim=1)

@@ -1,44 +1,69 @@
-"""Base training whose trajectories are sampled in other processes while the learner learns.
+"""Training whose batches are sampled in other processes while the learner learns.
 
-Sampling is most of a base's training step on the molecule spaces (63 % on the literature's
-fragment space: environment steps, RDKit work, featurisation; ``benchmarks/RESULTS.md``), and
-it needs no gradients, so ``TrainConfig.sampling_processes = K`` moves it to ``K`` processes of
-its own. Each holds a copy of the environment, the forward policy and the reward, draws a
-batch with the parameters it is sent, computes everything the loss needs of it but the
-network pass (:func:`~gfncompose.trajectory_balance.training_batch`: policy inputs, the
-transitions' actions, ``log P_B``, ``log R``) and ships that back as tensors. The learner only
-runs the network forward and backward.
+Sampling is most of a training step on the molecule spaces (63 % of a base's on the
+literature's fragment space, ~75 % of the classifier's with its bases' posteriors:
+environment steps, RDKit work, featurisation; ``benchmarks/RESULTS.md``), and it needs no
+gradients, so ``sampling_processes = K`` (of a :class:`~gfncompose.training.TrainConfig` or a
+:class:`~gfncompose.training.ClassifierConfig`) moves it to ``K`` processes of their own. Each
+holds a copy of the environment and of what it samples with, draws a batch per request,
+computes everything the loss needs of it but the learner's network pass and ships that back
+as tensors; the learner only runs its network forward and backward.
 
-Batch ``t`` is drawn by process ``t mod K`` with the parameters the learner had at step
-``t − K`` (the initial ones for ``t < K``) and a seed drawn from the loop's generator, so a run
-is reproducible for a given ``K`` and trajectory balance, valid off-policy, converges to the
-same balanced policy (a batch ``K`` steps late changes the noise of the gradients only). The
-requests in flight (parameters and seeds) are the loop's ``carry``: a resumed run draws those
-batches again, exactly.
+- A base (:class:`BatchDrawer`): batch ``t`` is drawn by process ``t mod K`` with the parameters
+  the learner had at step ``t − K`` (the initial ones for ``t < K``), and shipped as a
+  :class:`~gfncompose.trajectory_balance.TrainingBatch` (policy inputs, the transitions'
+  actions, ``log P_B``, ``log R``). Trajectory balance, valid off-policy, converges to the same
+  balanced policy: a batch ``K`` steps late changes the noise of the gradients only.
+- The classifier (:class:`ClassifierBatchDrawer`): its bases do not change while it trains, so
+  the batches drawn ahead are exactly those drawn in place, from other random streams; each is
+  a :class:`~gfncompose.classifier_training.ClassifierBatch` (features, actions, the bases'
+  posteriors).
+
+Each request carries a seed drawn from the loop's generator, so a run is reproducible for a
+given ``K``; the requests in flight are the loop's ``carry``: a resumed run draws those batches
+again, exactly.
 """
 
 from __future__ import annotations
 
 import pickle
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import torch
 
+from .classifier_training import ClassifierBatch, classifier_batch
 from .errors import UserError
-from .policy import GFlowNet
+from .policy import GFlowNet, Policy
 from .rewards.parallel import FunctionProcess
 from .sampler import sample_trajectories
 from .trajectory_balance import LogReward, TrainingBatch, training_batch
 
 Request = tuple[dict[str, torch.Tensor], int]
-"""What a sampling process is sent for one batch: the policy's parameters (on the CPU) and
-the seed of the batch's random stream."""
+"""What a base's sampling process is sent for one batch: the policy's parameters (on the CPU)
+and the seed of the batch's random stream."""
 
 SEED_BOUND = 2**62
 """Seeds of the batches are drawn uniformly below this."""
+
+
+def draw_seed(loop: Any) -> int:
+    """The seed of one batch's random stream, from ``loop.generator``."""
+    return int(torch.randint(SEED_BOUND, (), generator=loop.generator))
+
+
+def policy_request(gfn: GFlowNet, loop: Any) -> Callable[[], Request]:
+    """What :class:`BatchDrawer` is sent for each batch: ``gfn``'s parameters now and a seed."""
+
+    def request() -> Request:
+        parameters = {
+            name: value.detach().cpu().clone() for name, value in gfn.state_dict().items()
+        }
+        return parameters, draw_seed(loop)
+
+    return request
 
 
 class BatchDrawer:
@@ -70,32 +95,47 @@ class BatchDrawer:
         return training_batch(self.env, trajectories, self.log_reward).to(torch.device("cpu"))
 
 
-def start_sampling_processes(drawer: BatchDrawer, count: int) -> list[FunctionProcess]:
+class ClassifierBatchDrawer:
+    """Draws one :class:`ClassifierBatch` per seed: ``batch_size`` on-policy trajectories of each
+    of ``bases`` (the classifier's, in its order), their posteriors and features. Picklable
+    when the bases are."""
+
+    def __init__(self, bases: Sequence[Policy], batch_size: int):
+        self.bases, self.batch_size = list(bases), batch_size
+
+    def __call__(self, seed: int) -> ClassifierBatch:
+        torch.set_num_threads(1)  # a sampling process takes one CPU
+        generator = torch.Generator(device=self.bases[0].env.device).manual_seed(seed)
+        trajectories = [
+            sample_trajectories(base, self.batch_size, generator=generator) for base in self.bases
+        ]
+        return classifier_batch(self.bases, trajectories).to(torch.device("cpu"))
+
+
+def start_sampling_processes(drawer: Callable[[Any], Any], count: int) -> list[FunctionProcess]:
     """``count`` processes each holding a copy of ``drawer``; ``UserError`` if it cannot be
-    sent (a reward defined as a lambda or a closure)."""
+    sent (a reward or a base defined as a lambda or a closure)."""
     try:
         pickle.dumps(drawer)
     except (pickle.PicklingError, AttributeError, TypeError) as error:
         raise UserError(
-            f"sampling_processes needs a reward that can be sent to another process ({error}); "
-            "define it as a module-level function or class, or set sampling_processes = 0"
+            "sampling_processes needs a reward and bases that can be sent to another process "
+            f"({error}); define them as module-level functions or classes, or set "
+            "sampling_processes = 0"
         ) from error
     return [FunctionProcess(drawer) for _ in range(count)]
 
 
 def sampled_batches(
-    gfn: GFlowNet, processes: list[FunctionProcess], loop: Any
-) -> Iterator[TrainingBatch]:
+    processes: list[FunctionProcess],
+    loop: Any,
+    request: Callable[[], Any],
+    device: torch.device,
+) -> Iterator[Any]:
     """Iterate with ``loop`` (a :class:`~gfncompose.training.TrainingLoop`): each step's
-    batch, drawn by ``processes`` as the module docstring describes, on ``gfn``'s device."""
-    count, device = len(processes), gfn.log_Z.device
-
-    def request() -> Request:
-        parameters = {
-            name: value.detach().cpu().clone() for name, value in gfn.state_dict().items()
-        }
-        return parameters, int(torch.randint(SEED_BOUND, (), generator=loop.generator))
-
+    batch, drawn by ``processes`` from what ``request()`` makes when that batch is requested
+    (``count`` steps ahead), as the module docstring describes, on ``device``."""
+    count = len(processes)
     # requests for batches loop.start, loop.start + 1, ...: a resumed run's come from its carry
     requests = deque(loop.carry["requests"] if loop.carry else (request() for _ in range(count)))
     futures = deque(processes[(loop.start + i) % count].submit(r) for i, r in enumerate(requests))
@@ -107,7 +147,7 @@ def sampled_batches(
                 "a sampling process ended before it answered (out of memory?)"
             ) from error
         requests.popleft()
-        requests.append(request())  # batch step + count, with the parameters of this step
+        requests.append(request())  # batch step + count (a base's: this step's parameters)
         futures.append(processes[step % count].submit(requests[-1]))
         loop.carry = {"requests": list(requests)}
         yield batch.to(device)

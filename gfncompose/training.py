@@ -35,12 +35,19 @@ from tqdm.auto import tqdm
 
 from .checkpoint import check_resumable, load_checkpoint, save_checkpoint
 from .classifier import Classifier
-from .classifier_training import classifier_loss, joint_weight
+from .classifier_training import ClassifierBatch, classifier_batch, classifier_loss, joint_weight
 from .envs.base import States
 from .errors import UserError
 from .policy import GFlowNet, Policy
 from .sampler import Trajectories, sample_trajectories
-from .sampling_processes import BatchDrawer, sampled_batches, start_sampling_processes
+from .sampling_processes import (
+    BatchDrawer,
+    ClassifierBatchDrawer,
+    draw_seed,
+    policy_request,
+    sampled_batches,
+    start_sampling_processes,
+)
 from .trajectory_balance import (
     LogReward,
     TrainingBatch,
@@ -87,7 +94,8 @@ class ClassifierConfig:
     """Budget of classifier training. ``ramp``: fraction of steps over which the joint loss
     weight grows from 0 to 1; ``decay``: fraction of steps, at the end, over which the
     learning rate falls from ``lr`` to 0 along a cosine; ``ema_rate``: rate of the
-    target copy."""
+    target copy; ``sampling_processes``: processes that sample the bases' trajectories while
+    the classifier learns (:mod:`~gfncompose.sampling_processes`; 0: sampled here)."""
 
     steps: int = 2000
     batch_size: int = 16
@@ -95,6 +103,7 @@ class ClassifierConfig:
     ramp: float = 0.2
     decay: float = 0.5
     ema_rate: float = 0.995
+    sampling_processes: int = 0
     seed: int = 0
     checkpoint_every: int = CHECKPOINT_STEPS
     checkpoint_seconds: float = CHECKPOINT_SECONDS
@@ -214,6 +223,11 @@ class TrainingLoop:
             state = checkpointer.load(map_location=device)
             if state is not None:
                 self._restore(state)
+
+    @property
+    def current_step(self) -> int:
+        """The step being taken (0-based), while the loop iterates."""
+        return self._step
 
     def _restore(self, state: dict[str, Any]) -> None:
         check_resumable(
@@ -355,22 +369,38 @@ def batch_source(
 ) -> Iterator[Iterator[TrainingBatch]]:
     """The training batches of ``loop``'s steps: sampled here, pipelined with a remote
     reward, or from sampling processes (ended when the block ends)."""
-    if config.sampling_processes < 0:
-        raise UserError(f"sampling_processes must be 0 or more, got {config.sampling_processes}")
     if config.sampling_processes:
         if isinstance(log_reward, RemoteLogReward):
             raise UserError("a remote reward and sampling_processes: choose one")
         drawer = BatchDrawer(gfn.env, log_reward, gfn.config, config.batch_size, config.epsilon)
-        processes = start_sampling_processes(drawer, config.sampling_processes)
-        try:
-            yield sampled_batches(gfn, processes, loop)
-        finally:
-            for process in processes:
-                process.close()
+        request = policy_request(gfn, loop)
+        with processes_batches(drawer, config, loop, request, gfn.log_Z.device) as batches:
+            yield batches
     elif isinstance(log_reward, RemoteLogReward):
         yield pipelined_batches(gfn, log_reward, config, loop)
     else:
         yield (training_batch(gfn.env, sample(gfn, config, loop), log_reward) for _ in loop)
+
+
+@contextlib.contextmanager
+def processes_batches(
+    drawer: Callable[[Any], Any],
+    config: TrainConfig | ClassifierConfig,
+    loop: TrainingLoop,
+    request: Callable[[], Any],
+    device: torch.device,
+) -> Iterator[Iterator[Any]]:
+    """The batches of ``loop``'s steps drawn by ``config.sampling_processes`` processes running
+    ``drawer`` on what ``request()`` makes (:mod:`~gfncompose.sampling_processes`), on ``device``;
+    the processes end when the block ends."""
+    if config.sampling_processes < 0:
+        raise UserError(f"sampling_processes must be 0 or more, got {config.sampling_processes}")
+    processes = start_sampling_processes(drawer, config.sampling_processes)
+    try:
+        yield sampled_batches(processes, loop, request, device)
+    finally:
+        for process in processes:
+            process.close()
 
 
 def sample(policy: Policy, config: TrainConfig, loop: TrainingLoop) -> Trajectories:
@@ -441,14 +471,30 @@ def train_classifier(
         progress=progress,
         desc="classifier",
     )
-    for step in loop:
-        trajectories = [
-            sample_trajectories(p, config.batch_size, generator=loop.generator) for p in policies
-        ]
-        weight = joint_weight(step, config.steps, config.ramp)
-        loss, parts = classifier_loss(
-            classifier, target, policies, trajectories, weight, loop.generator
-        )
-        loss.backward()
-        loop.step(**parts)
+    with classifier_batch_source(policies, config, loop) as batches:
+        for batch in batches:
+            weight = joint_weight(loop.current_step, config.steps, config.ramp)
+            loss, parts = classifier_loss(classifier, target, batch, weight, loop.generator)
+            loss.backward()
+            loop.step(**parts)
     return loop.history
+
+
+@contextlib.contextmanager
+def classifier_batch_source(
+    bases: list[Policy], config: ClassifierConfig, loop: TrainingLoop
+) -> Iterator[Iterator[ClassifierBatch]]:
+    """The classifier's batches of ``loop``'s steps (``config.batch_size`` trajectories of each
+    of ``bases``): sampled here, or by sampling processes (ended when the block ends)."""
+    if config.sampling_processes:
+        drawer = ClassifierBatchDrawer(bases, config.batch_size)
+        device = next(loop.model.parameters()).device
+        with processes_batches(drawer, config, loop, lambda: draw_seed(loop), device) as batches:
+            yield batches
+    else:
+
+        def sample_bases() -> list[Trajectories]:
+            size, generator = config.batch_size, loop.generator
+            return [sample_trajectories(p, size, generator=generator) for p in bases]
+
+        yield (classifier_batch(bases, sample_bases()) for _ in loop)

@@ -38,6 +38,25 @@ rewards = ["sa"]
 {body}"""
 
 
+def tiny_models(training: str = "", classifier: str = "") -> str:
+    """``[training]`` and ``[classifier]`` tables of the smallest models worth training (4 steps
+    of networks 16 wide, 1 layer), each with the extra ``key = value`` lines given."""
+    return f"""
+[training]
+steps = 4
+batch_size = 8
+hidden = 16
+num_layers = 1
+{training}
+[classifier]
+steps = 4
+batch_size = 4
+hidden = 16
+num_layers = 1
+{classifier}
+"""
+
+
 def write_campaign(folder: Path, text: str) -> Path:
     """Write ``text`` to ``folder/campaign.toml`` (making the folder) and return that path."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ import psutil
 import pytest
 import ray
 import torch
-from conftest import qed_sa_campaign, write_campaign
+from conftest import qed_sa_campaign, tiny_models, write_campaign
 
 from gfncompose.campaign import CampaignRunner, load_campaign
 from gfncompose.campaign.cluster import RayCluster
@@ -27,17 +27,8 @@ from gfncompose.errors import UserError
 from gfncompose.rewards.parallel import available_workers
 
 CAMPAIGN = qed_sa_campaign(
-    """
-[training]
-steps = 4
-batch_size = 8
-hidden = 16
-num_layers = 1
-[classifier]
-steps = 4
-batch_size = 4
-hidden = 16
-num_layers = 1
+    tiny_models()
+    + """
 [sampling]
 batch_size = 8
 base_samples = 8

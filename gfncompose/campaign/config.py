@@ -61,9 +61,10 @@ _TRAINING_KEYS = _keys(TrainConfig, GFlowNet, excluded=("seed",))
 """Keys of ``[training]`` (defaults for every base) and of each ``[bases.NAME]``."""
 
 ADDED_TRAINING_KEYS = {"sampling_processes": 0}
-"""Training keys added after campaign folders existed, with the value at which they compute
-what those folders hold: at that value a key stays out of the fingerprint, so the folders'
-bases are reused instead of trained again."""
+"""Training keys (of ``[training]``, the bases and ``[classifier]``) added after campaign
+folders existed, with the value at which they compute what those folders hold: at that value
+a key stays out of the fingerprint, so the folders' bases and classifier are reused instead
+of trained again."""
 
 _CLASSIFIER_KEYS = _keys(ClassifierConfig, Classifier, excluded=("seed",))
 """Keys of ``[classifier]``."""
@@ -173,13 +174,15 @@ class Campaign:
             parts = [self.fingerprint(f"base:{n}") for n in self.bases]
             payload = {**env, "bases": parts, "classifier": asdict(self.classifier)}
             payload["layout"] = LAYOUT
+            train = payload["classifier"]["train"]
         else:
             base = self.baseline if what == "baseline" else self.bases[what.split(":", 1)[1]]
             rewards = {label: self.rewards[label] for label in base.rewards}
             payload = {**env, "base": asdict(base), "rewards": rewards}
-            for key, value in ADDED_TRAINING_KEYS.items():
-                if payload["base"]["train"][key] == value:
-                    del payload["base"]["train"][key]
+            train = payload["base"]["train"]
+        for key, value in ADDED_TRAINING_KEYS.items():
+            if train[key] == value:
+                del train[key]
         payload["extra"] = [str(e) for e in extra]
         text = json.dumps(self._by_content(payload), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
