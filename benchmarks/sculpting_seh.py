@@ -12,10 +12,12 @@ of every stage. The published bars: classifier guidance ~40% of SEH ⊗ SA ⊗ Q
 with all three high (Garipov et al. 2023), a 2026 classifier-free method 65–66%.
 
     python benchmarks/sculpting_seh.py [--budget 0.02] [--samples 1000] [--output DIR]
-        [--device cuda]
+        [--device cuda] [--sampling-processes K]
 
 ``--budget`` scales every training step count (1: the paper's 20,000 steps of 64
-trajectories per base); ``--samples`` sets the molecules per set (the paper: 5,000).
+trajectories per base); ``--samples`` sets the molecules per set (the paper: 5,000);
+``--sampling-processes`` sets ``sampling_processes`` of every base and of the classifier
+(the campaign file's own values otherwise).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from gfncompose.campaign import CampaignRunner, load_campaign
+from gfncompose.campaign import Campaign, CampaignRunner, load_campaign
 from gfncompose.campaign.config import BASELINE
 from gfncompose.campaign.report import write_report
 
@@ -45,12 +47,27 @@ FILES = {
 ALL_HIGH = "seh=high,sa=high,qed=high"
 
 
+def with_sampling_processes(campaign: Campaign, count: int) -> Campaign:
+    """``campaign`` with ``sampling_processes = count`` for every base and the classifier."""
+
+    def spec(model):
+        return replace(model, train=replace(model.train, sampling_processes=count))
+
+    return replace(
+        campaign,
+        bases={name: spec(base) for name, base in campaign.bases.items()},
+        baseline=spec(campaign.baseline) if campaign.baseline is not None else None,
+        classifier=spec(campaign.classifier),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=0.02)
     parser.add_argument("--samples", type=int, default=1000, help="molecules per sample set")
     parser.add_argument("--output", type=Path, help="keep the campaign folder here")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--sampling-processes", type=int, help="of every base and the classifier")
     args = parser.parse_args()
     missing = [name for name in FILES.values() if not (SHARED / name).is_file()]
     if missing:
@@ -69,6 +86,8 @@ def main() -> None:
                 for name, spec in campaign.compositions.items()
             },
         )
+        if args.sampling_processes is not None:
+            campaign = with_sampling_processes(campaign, args.sampling_processes)
         runner = CampaignRunner(campaign, progress=False)
         stages = {}
         start = time.perf_counter()
@@ -101,6 +120,10 @@ def main() -> None:
                 "base_steps": campaign.bases["seh"].train.steps,
                 "base_batch": campaign.bases["seh"].train.batch_size,
                 "classifier_steps": campaign.classifier.train.steps,
+                "sampling_processes": {
+                    "bases": campaign.bases["seh"].train.sampling_processes,
+                    "classifier": campaign.classifier.train.sampling_processes,
+                },
                 "device": campaign.device,
                 "machine": platform.processor() or platform.machine(),
                 "cpus": len(os.sched_getaffinity(0)),
