@@ -24,7 +24,6 @@ class Trajectories:
         actions: ``LongTensor[N]``, the action taken at each state.
         trajectory: ``LongTensor[N]``, which trajectory each step belongs to.
         terminal: the ``B`` terminal objects (the state each trajectory stopped in).
-        log_pb: ``[B]``, ``Σ_t log P_B(s_t | s_{t+1})`` under the uniform backward policy.
         length: ``LongTensor[B]``, number of steps (actions, stop included).
     """
 
@@ -32,8 +31,14 @@ class Trajectories:
     actions: torch.Tensor
     trajectory: torch.Tensor
     terminal: States
-    log_pb: torch.Tensor
     length: torch.Tensor
+
+    @property
+    def is_first(self) -> torch.Tensor:
+        """``BoolTensor[N]``: the step is the first of its trajectory (its state is ``s_0``)."""
+        first = torch.ones_like(self.trajectory, dtype=torch.bool)
+        first[1:] = self.trajectory[1:] != self.trajectory[:-1]
+        return first
 
     @property
     def is_stop(self) -> torch.Tensor:
@@ -173,7 +178,6 @@ def sample_trajectories(
     context = policy.initial_context(n) if path_policy else None
     states = env.initial_states(n)
     active = torch.arange(n, device=env.device)
-    log_pb = torch.zeros(n, device=env.device)
     length = torch.zeros(n, dtype=torch.long, device=env.device)
     step_states, step_actions, step_ids = [], [], []
     terminal_parts, terminal_ids = [], []
@@ -194,7 +198,6 @@ def sample_trajectories(
         moving = (~stop).nonzero().squeeze(1)
         active = active[moving]
         states = env.step(env.index(states, moving), actions[moving])
-        log_pb[active] += env.log_backward(states)
         if path_policy:
             context = context[moving]
     ids = torch.cat(step_ids)
@@ -205,7 +208,6 @@ def sample_trajectories(
         actions=torch.cat(step_actions)[order],
         trajectory=ids[order],
         terminal=env.index(env.cat(terminal_parts), terminal_order),
-        log_pb=log_pb,
         length=length,
     )
 

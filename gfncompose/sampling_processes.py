@@ -1,7 +1,7 @@
 """Training whose batches are sampled in other processes while the learner learns.
 
 Sampling is most of a training step on the molecule spaces (63 % of a base's on the
-literature's fragment space, ~75 % of the classifier's with its bases' posteriors:
+literature's fragment space, ~80 % of the classifier's with its bases' posteriors:
 environment steps, RDKit work, featurisation; ``benchmarks/RESULTS.md``), and it needs no
 gradients, so ``sampling_processes = K`` (of a :class:`~gfncompose.training.TrainConfig` or a
 :class:`~gfncompose.training.ClassifierConfig`) moves it to ``K`` processes of their own. Each

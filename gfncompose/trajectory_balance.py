@@ -67,7 +67,7 @@ def training_batch(
         policy_inputs(env, states),
         env.transition_actions(states, trajectories.actions),
         trajectories.trajectory,
-        trajectories.log_pb,
+        trajectory_log_pb(env, trajectories),
         log_reward(trajectories.terminal),
     )
 
@@ -100,6 +100,17 @@ def trajectory_log_pf(gfn: GFlowNet, trajectories: Trajectories) -> torch.Tensor
     )
 
 
+def trajectory_log_pb(env: Environment, trajectories: Trajectories) -> torch.Tensor:
+    """``Σ_t log P_B(s_t | s_{t+1})`` per trajectory under the environment's uniform backward
+    policy, ``[B]``: every step's state but a trajectory's first is the child of the step
+    before it (the stop transition adds 0). Computed for losses only, so sampling molecules
+    never counts their parents."""
+    later = (~trajectories.is_first).nonzero().squeeze(1)
+    log_pb = env.log_backward(env.index(trajectories.states, later))
+    total = torch.zeros(len(trajectories.length), device=log_pb.device)
+    return total.index_add(0, trajectories.trajectory[later], log_pb)
+
+
 def trajectory_balance(
     log_Z: torch.Tensor,
     log_pf: torch.Tensor,
@@ -122,7 +133,8 @@ def trajectory_balance_loss(
     """
     log_pf = trajectory_log_pf(gfn, trajectories)
     log_r = log_reward(trajectories.terminal)
-    return trajectory_balance(gfn.log_Z, log_pf, log_r, trajectories.log_pb, beta)
+    log_pb = trajectory_log_pb(gfn.env, trajectories)
+    return trajectory_balance(gfn.log_Z, log_pf, log_r, log_pb, beta)
 
 
 def batch_trajectory_balance_loss(

@@ -6,10 +6,10 @@ import torch
 from gfncompose import GFlowNet, GuidedPolicy, compose, contrast, exact, harmonic_mean
 from gfncompose.classifier import Classifier
 from gfncompose.composition import composition_distribution
-from gfncompose.envs import HyperGrid
+from gfncompose.envs import FragmentEnv, HyperGrid
 from gfncompose.sampler import sample_terminal, sample_trajectories
 from gfncompose.training import ClassifierConfig, TrainConfig, train_classifier, train_gflownet
-from gfncompose.trajectory_balance import trajectory_balance_loss
+from gfncompose.trajectory_balance import trajectory_balance_loss, trajectory_log_pb
 
 
 def l1(p, q):
@@ -34,6 +34,23 @@ def test_trajectories_are_consistent():
     assert (traj.actions[~traj.is_stop] != env.stop_action).all()
     # a trajectory's length is the L1 norm of its terminal point, plus the stop action
     assert torch.equal(traj.length, traj.terminal.sum(1) + 1)
+
+
+@pytest.mark.parametrize(
+    "env", [HyperGrid(ndim=2, horizon=6), FragmentEnv(max_fragments=3)], ids=["grid", "fragments"]
+)
+def test_log_pb_sums_the_backward_policy_over_each_trajectorys_transitions(env):
+    # Σ_t log P_B(s_t | s_{t+1}) = Σ over the states a trajectory reaches of -log #parents;
+    # the stop adds nothing (computed by the loss, never while sampling)
+    torch.manual_seed(4)
+    trajectories = sample_trajectories(GFlowNet(env, 16, 1), 12, epsilon=0.3)
+    expected = torch.zeros(12)
+    for step, b in enumerate(trajectories.trajectory.tolist()):
+        if not trajectories.is_first[step]:
+            state = env.index(trajectories.states, torch.tensor([step]))
+            expected[b] += env.log_backward(state)[0]
+    torch.testing.assert_close(trajectory_log_pb(env, trajectories), expected)
+    assert (expected < 0).any()  # some state with several parents
 
 
 def test_trajectory_balance_loss_vanishes_at_the_optimum():
