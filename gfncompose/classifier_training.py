@@ -234,7 +234,7 @@ def classifier_loss(
     env = classifier.env
     actions, step_traj, posterior = batch.actions, batch.trajectory, batch.posterior
     m, n = len(classifier.base_names), classifier.n_observations
-    num_trajectories = int(step_traj[-1]) + 1  # every trajectory has a step, the last the last
+    num_trajectories = int(step_traj[-1]) + 1  # numbered in order, each with a step
     weights = sample_weights(num_trajectories, n, m, env.device, generator)
     with torch.no_grad():
         target_logits = target.terminal_head(target.trunk(batch.terminal).graph)
