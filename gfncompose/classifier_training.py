@@ -34,7 +34,7 @@ from .classifier import Classifier
 from .composition import log_observation_probs
 from .envs.base import States
 from .policy import Policy
-from .sampler import Trajectories
+from .sampler import sample_trajectories
 
 _MIN_LOG_WEIGHT = -60.0
 """Stands in for ``log 0`` in training: a base outside a sub-mixture would give cells of
@@ -201,12 +201,12 @@ class ClassifierBatch(NamedTuple):
 
 
 def classifier_batch(
-    bases: Sequence[Policy], trajectories: Sequence[Trajectories]
+    bases: Sequence[Policy], batch_size: int, generator: torch.Generator | None = None
 ) -> ClassifierBatch:
-    """The :class:`ClassifierBatch` of ``trajectories[i]``, on-policy trajectories of
-    ``bases[i]`` (the classifier's bases, in its order), the same number per base."""
+    """The :class:`ClassifierBatch` of ``batch_size`` on-policy trajectories of each of ``bases``
+    (the classifier's bases, in its order), drawn base after base from ``generator``."""
     env = bases[0].env
-    batch_size = len(trajectories[0].length)
+    trajectories = [sample_trajectories(b, batch_size, generator=generator) for b in bases]
     states = env.cat([t.states for t in trajectories])
     actions = torch.cat([t.actions for t in trajectories])
     step_traj = torch.cat([t.trajectory + k * batch_size for k, t in enumerate(trajectories)])

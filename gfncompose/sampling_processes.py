@@ -26,6 +26,7 @@ again, exactly.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -106,10 +107,7 @@ class ClassifierBatchDrawer:
     def __call__(self, seed: int) -> ClassifierBatch:
         torch.set_num_threads(1)  # a sampling process takes one CPU
         generator = torch.Generator(device=self.bases[0].env.device).manual_seed(seed)
-        trajectories = [
-            sample_trajectories(base, self.batch_size, generator=generator) for base in self.bases
-        ]
-        return classifier_batch(self.bases, trajectories).to(torch.device("cpu"))
+        return classifier_batch(self.bases, self.batch_size, generator).to(torch.device("cpu"))
 
 
 def start_sampling_processes(drawer: Callable[[Any], Any], count: int) -> list[FunctionProcess]:
@@ -151,3 +149,24 @@ def sampled_batches(
         futures.append(processes[step % count].submit(requests[-1]))
         loop.carry = {"requests": list(requests)}
         yield batch.to(device)
+
+
+@contextlib.contextmanager
+def batches_from_processes(
+    drawer: Callable[[Any], Any],
+    count: int,
+    loop: Any,
+    request: Callable[[], Any],
+    device: torch.device,
+) -> Iterator[Iterator[Any]]:
+    """:func:`sampled_batches` of ``count`` processes running ``drawer``
+    (:func:`start_sampling_processes`), ended when the block ends; ``UserError`` for a
+    negative ``count``."""
+    if count < 0:
+        raise UserError(f"sampling_processes must be 0 or more, got {count}")
+    processes = start_sampling_processes(drawer, count)
+    try:
+        yield sampled_batches(processes, loop, request, device)
+    finally:
+        for process in processes:
+            process.close()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -43,10 +44,9 @@ from .sampler import Trajectories, sample_trajectories
 from .sampling_processes import (
     BatchDrawer,
     ClassifierBatchDrawer,
+    batches_from_processes,
     draw_seed,
     policy_request,
-    sampled_batches,
-    start_sampling_processes,
 )
 from .trajectory_balance import (
     LogReward,
@@ -374,33 +374,13 @@ def batch_source(
             raise UserError("a remote reward and sampling_processes: choose one")
         drawer = BatchDrawer(gfn.env, log_reward, gfn.config, config.batch_size, config.epsilon)
         request = policy_request(gfn, loop)
-        with processes_batches(drawer, config, loop, request, gfn.log_Z.device) as batches:
+        count, device = config.sampling_processes, gfn.log_Z.device
+        with batches_from_processes(drawer, count, loop, request, device) as batches:
             yield batches
     elif isinstance(log_reward, RemoteLogReward):
         yield pipelined_batches(gfn, log_reward, config, loop)
     else:
         yield (training_batch(gfn.env, sample(gfn, config, loop), log_reward) for _ in loop)
-
-
-@contextlib.contextmanager
-def processes_batches(
-    drawer: Callable[[Any], Any],
-    config: TrainConfig | ClassifierConfig,
-    loop: TrainingLoop,
-    request: Callable[[], Any],
-    device: torch.device,
-) -> Iterator[Iterator[Any]]:
-    """The batches of ``loop``'s steps drawn by ``config.sampling_processes`` processes running
-    ``drawer`` on what ``request()`` makes (:mod:`~gfncompose.sampling_processes`), on ``device``;
-    the processes end when the block ends."""
-    if config.sampling_processes < 0:
-        raise UserError(f"sampling_processes must be 0 or more, got {config.sampling_processes}")
-    processes = start_sampling_processes(drawer, config.sampling_processes)
-    try:
-        yield sampled_batches(processes, loop, request, device)
-    finally:
-        for process in processes:
-            process.close()
 
 
 def sample(policy: Policy, config: TrainConfig, loop: TrainingLoop) -> Trajectories:
@@ -488,13 +468,9 @@ def classifier_batch_source(
     of ``bases``): sampled here, or by sampling processes (ended when the block ends)."""
     if config.sampling_processes:
         drawer = ClassifierBatchDrawer(bases, config.batch_size)
-        device = next(loop.model.parameters()).device
-        with processes_batches(drawer, config, loop, lambda: draw_seed(loop), device) as batches:
+        count, device = config.sampling_processes, next(loop.model.parameters()).device
+        seed = functools.partial(draw_seed, loop)  # a request: the batch's seed
+        with batches_from_processes(drawer, count, loop, seed, device) as batches:
             yield batches
     else:
-
-        def sample_bases() -> list[Trajectories]:
-            size, generator = config.batch_size, loop.generator
-            return [sample_trajectories(p, size, generator=generator) for p in bases]
-
-        yield (classifier_batch(bases, sample_bases()) for _ in loop)
+        yield (classifier_batch(bases, config.batch_size, loop.generator) for _ in loop)
