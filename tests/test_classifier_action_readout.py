@@ -109,6 +109,33 @@ def test_fragment_classifier_scores_only_the_taken_and_the_allowed_actions(fragm
     moves = int(mask.sum() - mask[:, env.stop_action].sum())
     # every allowed move scored once, in calls of at most PAIRS_PER_CALL pairs
     assert sum(k for k, _ in calls) == moves
-    assert all(shape == (k, channels) and k <= PAIRS_PER_CALL for k, shape in calls)
+    assert all(shape == (k, channels) and k <= PAIRS_PER_CALL["action_head"] for k, shape in calls)
     assert log_q.shape == (*mask.shape, 2)
     assert torch.isneginf(log_q[~mask]).all() and torch.isfinite(log_q[mask]).all()
+
+
+def test_successors_mode_encodes_children_in_bounded_calls(fragment_env, monkeypatch):
+    """In ``successors`` mode every scored pair is a child graph to build and encode, so a call
+    takes at most ``PAIRS_PER_CALL["successors"]`` of them; the scores do not depend on it."""
+    env = fragment_env
+    torch.manual_seed(0)
+    clf = Classifier(env, ["a", "b"], n_observations=2, hidden=HIDDEN, num_layers=1).eval()
+    bases = {n: UniformPolicy(env) for n in ("a", "b")}
+    guided = GuidedPolicy(bases, clf, harmonic_mean("a", "b"), mode="successors")
+    walk = sample_trajectories(bases["a"], 1, generator=torch.Generator().manual_seed(1)).states
+    states = env.index(walk, torch.tensor([0, 1]))  # s0 and one fragment: a few hundred children
+    whole = guided.log_guidance(states)
+
+    sizes = []
+    encode = clf.log_Q_bases
+
+    def counted(children, composition):
+        sizes.append(len(children))
+        return encode(children, composition)
+
+    monkeypatch.setitem(PAIRS_PER_CALL, "successors", 7)
+    monkeypatch.setattr(clf, "log_Q_bases", counted)
+    chunked = guided.log_guidance(states)
+    moves = int(env.forward_mask(states)[:, : env.stop_action].sum())
+    assert sum(sizes) == moves and max(sizes) <= 7 and len(sizes) >= moves // 7
+    torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=1e-5)
