@@ -1,11 +1,21 @@
 """Cost of a campaign, stage by stage; prints one JSON object.
 
-Runs the campaign (default: the built-in one) in a fresh output folder, timing each
-stage, then times sampling again for every composition in *both* guidance modes and
-for the plain mixture of its bases, in the same process:
+Runs the campaign (default: the built-in one; ``sculpting-seh``: the paper's experiment on
+the literature's fragment space, with the published files of ``../shared/data``) in a fresh
+output folder, timing each stage, then times sampling again for every composition in *both*
+guidance modes and for the plain mixture of its bases, in the same process:
 
-    python benchmarks/campaign.py [CAMPAIGN.toml] [--budget 0.25] [--device cuda]
-        [--samples 256]
+    python benchmarks/campaign.py [CAMPAIGN.toml | sculpting-seh] [--budget 0.25]
+        [--device cuda] [--samples 256] [--processes K] [--set-size N]
+
+``--set-size N`` samples ``N`` molecules per set (the file's counts scaled by ``--budget``
+otherwise); a set is drawn in chunks of ``[sampling] batch_size``, so only sets of several
+chunks can be spread over processes.
+
+``--processes K`` trains every base and the classifier with ``sampling_processes = K`` and,
+after the sampling stage has run in this process, runs it again from scratch with
+``[sampling] processes = K`` (``samples_in_processes``): the ratio of the two and whether
+they wrote the same sets are reported.
 
 Reported: wall seconds per stage; the peak resident memory of each stage (this process and
 every process it started, e.g. reward pools, summed, so pages the forked pool workers share
@@ -22,14 +32,23 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import torch
+from sculpting_seh import (
+    missing_published_files,
+    published_files,
+    with_sampling_processes,
+    with_set_size,
+)
 
 from gfncompose.campaign import CampaignRunner, load_campaign
 from gfncompose.campaign.config import BASELINE
@@ -89,11 +108,24 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=0.25)
     parser.add_argument("--device", default=None)
     parser.add_argument("--samples", type=int, default=256, help="molecules per rate measured")
+    parser.add_argument("--processes", type=int, default=0, help="sampling processes (above)")
+    parser.add_argument("--set-size", type=int, help="molecules per sample set (default: file's)")
     args = parser.parse_args()
+    literature = str(args.campaign) == "sculpting-seh"
+    if literature and missing_published_files():
+        print(json.dumps({"skipped": missing_published_files()}))
+        return
 
-    with tempfile.TemporaryDirectory() as folder:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        published_files() if literature else nullcontext(),
+    ):
         campaign = load_campaign(args.campaign, args.budget, Path(folder), args.device)
-        runner = CampaignRunner(campaign, progress=False)
+        if args.set_size:
+            campaign = with_set_size(campaign, args.set_size)
+        if args.processes:
+            campaign = with_sampling_processes(campaign, args.processes)
+        runner = CampaignRunner(replace(campaign, sampling_processes=0), progress=False)
         stages, peaks = {}, {}
         with measured(stages, peaks, "bases"):
             bases = runner.train_bases()
@@ -103,8 +135,22 @@ def main() -> None:
         with measured(stages, peaks, "classifier"):
             classifier = runner.train_classifier()
         with measured(stages, peaks, "samples"):
-            for name in runner.sample_sets():
-                runner.sample(name)
+            sets = {name: runner.sample(name) for name in runner.sample_sets()}
+        in_processes = None
+        if args.processes:
+            tables = {name: pd.read_csv(path, keep_default_na=False) for name, path in sets.items()}
+            shutil.rmtree(runner.layout.samples_csv(next(iter(sets))).parent)
+            again = CampaignRunner(campaign, progress=False)
+            with measured(stages, peaks, "samples_in_processes"):
+                sets = {name: again.sample(name) for name in sets}
+            in_processes = {
+                "processes": args.processes,
+                "speedup": round(stages["samples"] / stages["samples_in_processes"], 2),
+                "same_sets": all(
+                    pd.read_csv(path, keep_default_na=False).equals(tables[name])
+                    for name, path in sets.items()
+                ),
+            }
         with measured(stages, peaks, "report"):
             write_report(runner)
 
@@ -138,7 +184,9 @@ def main() -> None:
                 "device": str(runner.device),
                 "machine": platform.processor() or platform.machine(),
                 "torch_threads": torch.get_num_threads(),
+                "sampling_processes": args.processes,
                 "stage_seconds": {k: round(v, 2) for k, v in stages.items()},
+                "sampling_stage_in_processes": in_processes,
                 "stage_peak_rss_mb": peaks,
                 "base_training_trajectories_per_s": training,
                 "guided": guided,

@@ -20,8 +20,12 @@ untimed first (environment caches), then the policies take turns ``--repeats``
 times and the median rate is reported, so that a load change on a shared machine
 hits all of them alike.
 
-    python benchmarks/guided_sampling.py [CAMPAIGN.toml] [--budget 0.1] [--bases qed,sa]
-        [--batch 64,256,1024] [--repeats 3] [--device cuda] [--output DIR]
+    python benchmarks/guided_sampling.py [CAMPAIGN.toml | sculpting-seh] [--budget 0.1]
+        [--bases qed,sa] [--batch 64,256,1024] [--repeats 3] [--device cuda] [--output DIR]
+
+``sculpting-seh`` is the paper's experiment on the literature's fragment space (72 fragments,
+at most 9 per molecule), with the published files of ``../shared/data`` (skipped where they
+are absent).
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ import platform
 import statistics
 import tempfile
 import time
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 
 import torch
+from sculpting_seh import missing_published_files, published_files
 
 from gfncompose import GuidedPolicy, harmonic_mean
 from gfncompose.campaign import CampaignRunner, load_campaign
@@ -106,9 +112,17 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="campaign folder (default: temporary)")
     args = parser.parse_args()
     names = tuple(args.bases.split(","))
+    kept = args.output.resolve() if args.output else None  # before sculpting-seh's folder change
+    literature = str(args.campaign) == "sculpting-seh"
+    if literature and missing_published_files():
+        print(json.dumps({"skipped": missing_published_files()}))
+        return
 
-    with tempfile.TemporaryDirectory() as scratch:
-        output = args.output or Path(scratch)
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        published_files() if literature else nullcontext(),
+    ):
+        output = kept or Path(scratch)
         campaign = load_campaign(args.campaign, args.budget, output, args.device)
         runner = CampaignRunner(campaign, progress=False)
         if len(names) != 2 or not set(names) <= set(campaign.bases):

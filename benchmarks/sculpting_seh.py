@@ -17,7 +17,7 @@ with all three high (Garipov et al. 2023), a 2026 classifier-free method 65–66
 ``--budget`` scales every training step count (1: the paper's 20,000 steps of 64
 trajectories per base); ``--samples`` sets the molecules per set (the paper: 5,000);
 ``--sampling-processes`` sets ``sampling_processes`` of every base and of the classifier
-(the campaign file's own values otherwise).
+and the processes of the sampling stage (the campaign file's own values otherwise).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,8 +48,33 @@ FILES = {
 ALL_HIGH = "seh=high,sa=high,qed=high"
 
 
+def missing_published_files() -> str | None:
+    """Why the built-in campaign cannot run here (its files absent from ``../shared/data``),
+    or ``None``."""
+    missing = [name for name in FILES.values() if not (SHARED / name).is_file()]
+    return f"{', '.join(missing)} absent from {SHARED}" if missing else None
+
+
+@contextlib.contextmanager
+def published_files() -> Iterator[Path]:
+    """A temporary working folder holding the published files under the names the built-in
+    campaign reads (links to ``../shared/data``), so that ``load_campaign("sculpting-seh")``
+    works in the block."""
+    with tempfile.TemporaryDirectory() as folder, contextlib.chdir(folder):
+        for name, source in FILES.items():
+            Path(name).symlink_to(SHARED / source)
+        yield Path(folder)
+
+
+def with_set_size(campaign: Campaign, count: int) -> Campaign:
+    """``campaign`` with ``count`` molecules in every sample set."""
+    sets = {name: replace(spec, samples=count) for name, spec in campaign.compositions.items()}
+    return replace(campaign, base_samples=count, compositions=sets)
+
+
 def with_sampling_processes(campaign: Campaign, count: int) -> Campaign:
-    """``campaign`` with ``sampling_processes = count`` for every base and the classifier."""
+    """``campaign`` with ``sampling_processes = count`` for every base and the classifier, and
+    ``[sampling] processes = count``."""
 
     def spec(model):
         return replace(model, train=replace(model.train, sampling_processes=count))
@@ -58,6 +84,7 @@ def with_sampling_processes(campaign: Campaign, count: int) -> Campaign:
         bases={name: spec(base) for name, base in campaign.bases.items()},
         baseline=spec(campaign.baseline) if campaign.baseline is not None else None,
         classifier=spec(campaign.classifier),
+        sampling_processes=count,
     )
 
 
@@ -69,23 +96,13 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--sampling-processes", type=int, help="of every base and the classifier")
     args = parser.parse_args()
-    missing = [name for name in FILES.values() if not (SHARED / name).is_file()]
-    if missing:
-        print(json.dumps({"skipped": f"{', '.join(missing)} absent from {SHARED}"}))
+    if missing_published_files():
+        print(json.dumps({"skipped": missing_published_files()}))
         return
-    with tempfile.TemporaryDirectory() as folder, contextlib.chdir(folder):
-        for name, source in FILES.items():  # the built-in campaign reads them from here
-            Path(name).symlink_to(SHARED / source)
-        output = (args.output or Path(folder) / "run").resolve()
+    with published_files() as folder:
+        output = (args.output or folder / "run").resolve()
         campaign = load_campaign("sculpting-seh", args.budget, output, args.device)
-        campaign = replace(
-            campaign,
-            base_samples=args.samples,
-            compositions={
-                name: replace(spec, samples=args.samples)
-                for name, spec in campaign.compositions.items()
-            },
-        )
+        campaign = with_set_size(campaign, args.samples)
         if args.sampling_processes is not None:
             campaign = with_sampling_processes(campaign, args.sampling_processes)
         runner = CampaignRunner(campaign, progress=False)
@@ -123,6 +140,7 @@ def main() -> None:
                 "sampling_processes": {
                     "bases": campaign.bases["seh"].train.sampling_processes,
                     "classifier": campaign.classifier.train.sampling_processes,
+                    "sampling": campaign.sampling_processes,
                 },
                 "device": campaign.device,
                 "machine": platform.processor() or platform.machine(),

@@ -117,9 +117,9 @@ def start_sampling_processes(drawer: Callable[[Any], Any], count: int) -> list[F
         pickle.dumps(drawer)
     except (pickle.PicklingError, AttributeError, TypeError) as error:
         raise UserError(
-            "sampling_processes needs a reward and bases that can be sent to another process "
-            f"({error}); define them as module-level functions or classes, or set "
-            "sampling_processes = 0"
+            "sampling in other processes needs rewards and models that can be sent to another "
+            f"process ({error}); define them as module-level functions or classes, or set "
+            "sampling_processes = 0 (a campaign's [sampling] processes = 0)"
         ) from error
     return [FunctionProcess(drawer) for _ in range(count)]
 

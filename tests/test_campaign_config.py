@@ -64,6 +64,10 @@ def test_fingerprint_changes_with_a_base_config_and_only_that_base(tmp_path):
         (("steps = 7", "steps = 0"), "[bases.sa] steps: must be positive"),
         (("steps = 7", "epsilon = 1.5"), "[bases.sa] epsilon: must lie in [0, 1)"),
         (("steps = 7", "sampling_processes = -1"), "[bases.sa] sampling_processes: must be 0 or"),
+        (
+            ("[compositions.both]", "[sampling]\nprocesses = -2\n[compositions.both]"),
+            "[sampling] processes: must be 0 or more, got -2",
+        ),
         (("harmonic_mean(qed, sa)", "harmonic_mean(qed, logp)"), "base 'logp' is not defined"),
         (("harmonic_mean(qed, sa)", "contrast(qed, sa, alpha=1.5)"), "alpha must lie strictly"),
         (("harmonic_mean(qed, sa)", "product(qed, sa)"), "unknown composition 'product'"),

@@ -1,7 +1,10 @@
 """Sample sets are chunks with seeds of their own: a rerun after a crash samples only the
-missing chunks, and the set does not depend on where or in which order chunks ran."""
+missing chunks, and the set does not depend on where, in how many processes or in which order
+chunks ran."""
 
 from __future__ import annotations
+
+import shutil
 
 import pandas as pd
 import pytest
@@ -76,3 +79,30 @@ def test_a_rerun_after_a_crash_samples_only_the_missing_chunks(tmp_path, monkeyp
     assert calls == [chunk_seed(2, "both", 2)]  # the third chunk only
     pd.testing.assert_frame_equal(got, expected)
     assert not (tmp_path / "resumed" / "samples" / "both.chunks").exists()
+
+
+def test_a_set_sampled_in_processes_is_the_set_sampled_here(tmp_path, monkeypatch):
+    """``[sampling] processes = 2``: the chunks of a guided set and of a base's are drawn in two
+    processes of their own with the same seeds, so every molecule and score is the one drawn
+    here."""
+    eight = CAMPAIGN.replace("base_samples = 5", "base_samples = 8")  # two chunks
+    path = write_campaign(tmp_path, eight)
+    here = CampaignRunner(load_campaign(path, output=tmp_path / "run"), progress=False)
+    expected = {
+        name: pd.read_csv(here.sample(name), keep_default_na=False) for name in ("both", "qed")
+    }
+    shutil.rmtree(tmp_path / "run" / "samples")  # the bases and the classifier stay
+
+    text = eight.replace("[sampling]", "[sampling]\nprocesses = 2")
+    campaign = load_campaign(write_campaign(tmp_path / "k2", text), output=tmp_path / "run")
+    assert campaign.sampling_processes == 2
+
+    def not_here(*args):
+        raise AssertionError("a chunk was sampled in this process")
+
+    monkeypatch.setattr(runner_module, "sample_chunk", not_here)
+    runner = CampaignRunner(campaign, progress=False)
+    for name, table in expected.items():
+        pd.testing.assert_frame_equal(
+            pd.read_csv(runner.sample(name), keep_default_na=False), table
+        )

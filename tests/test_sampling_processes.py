@@ -109,7 +109,7 @@ def test_the_first_batches_are_drawn_with_the_initial_parameters():
 
 def test_a_reward_that_cannot_reach_another_process_is_one_clear_error():
     config = TrainConfig(steps=2, batch_size=4, sampling_processes=1)
-    with pytest.raises(UserError, match="needs a reward and bases that can be sent"):
+    with pytest.raises(UserError, match="needs rewards and models that can be sent"):
         train_gflownet(fresh_gfn(), lambda x: log_reward(x), config, progress=False)
 
 

@@ -161,6 +161,7 @@ class Campaign:
     compositions: dict[str, CompositionSpec]
     thresholds: dict[str, float]
     baseline: BaseSpec | None = None
+    sampling_processes: int = 0
     budget: float = 1.0
     file_hashes: dict[str, str] = field(default_factory=dict)
     cluster: ClusterSpec | None = None
@@ -341,6 +342,10 @@ class _Parser:
         if not value > 0:
             raise table.error(f"must be positive, got {value}", key)
 
+    def count(self, table: _Table, key: str, value: int) -> None:
+        if value < 0:
+            raise table.error(f"must be 0 or more, got {value}", key)
+
     def file(self, table: _Table, key: str, value: str, hint: str = "") -> str:
         """A file path relative to the campaign file; its content hash joins the fingerprint.
         ``hint``: what to tell a user whose file is missing."""
@@ -377,6 +382,8 @@ class _Parser:
         self.positive(sampling, "batch_size", batch_size)
         base_samples = sampling.get("base_samples", int, 1000)
         self.positive(sampling, "base_samples", base_samples)
+        processes = sampling.get("processes", int, 0)
+        self.count(sampling, "processes", processes)
         sampling.done()
         compositions = self.compositions(
             top.table("compositions", required=True), bases, self.scaled(base_samples)
@@ -403,6 +410,7 @@ class _Parser:
             compositions=compositions,
             thresholds=thresholds,
             baseline=baseline,
+            sampling_processes=processes,
             budget=self.budget,
             file_hashes=self.file_hashes,
             cluster=cluster,
@@ -471,8 +479,7 @@ class _Parser:
                 continue
             values[key] = value
             if key in _COUNTS:
-                if value < 0:
-                    raise table.error(f"must be 0 or more, got {value}", key)
+                self.count(table, key, value)
                 continue
             if key not in _PROBABILITIES:
                 self.positive(table, key, value)

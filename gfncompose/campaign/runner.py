@@ -44,7 +44,14 @@ from .config import BASELINE, BaseSpec, Campaign
 from .environment import make_environment
 from .layout import CampaignLayout, read_json, write_json
 from .report import write_report
-from .sampling import Chunk, chunk_seed, chunk_sizes, sample_chunk
+from .sampling import (
+    Chunk,
+    ChunkSampler,
+    chunk_seed,
+    chunk_sizes,
+    sample_chunk,
+    sample_chunks_in_processes,
+)
 
 log = logging.getLogger("gfncompose.campaign")
 
@@ -280,7 +287,9 @@ class CampaignRunner:
 
     def sample(self, name: str):
         """Sample set ``name`` to its CSV (skipped when already done), chunk by chunk: chunks
-        finished before an interruption are kept and only the missing ones are sampled."""
+        finished before an interruption are kept and only the missing ones are sampled. The
+        chunks are drawn by the cluster if there is one, else in ``[sampling] processes``
+        processes of this machine when more than one is left, else here: the same set."""
         sets = self.sample_sets()
         if name not in sets:
             raise UserError(f"no sample set named {name!r}; sets: {', '.join(sets)}")
@@ -314,6 +323,11 @@ class CampaignRunner:
 
             if self.cluster is not None:
                 self.cluster.sample_chunks(self.campaign, name, label, todo, done)
+            elif self.campaign.sampling_processes and len(todo) > 1:
+                sampler = ChunkSampler(
+                    self.policy(name), self.train_classifier(), self.rewards, label
+                )
+                sample_chunks_in_processes(sampler, todo, done, self.campaign.sampling_processes)
             else:
                 policy, classifier = self.policy(name), self.train_classifier()
                 for index, size, seed in todo:

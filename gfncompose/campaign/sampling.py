@@ -4,22 +4,28 @@ Chunk ``k`` of set ``NAME`` is drawn with a ``torch.Generator`` seeded by
 :func:`chunk_seed` ``(campaign seed, NAME, k)``, so the molecules of a set do not depend on
 how many workers sampled it, in which order, or whether a crash interrupted it: a rerun
 samples only the chunks that are missing, and the set is the chunks concatenated in order.
+The chunks are drawn here, in processes of this machine (:func:`sample_chunks_in_processes`,
+a campaign's ``[sampling] processes``) or as tasks of a cluster.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import as_completed
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, NamedTuple
 
 import pandas as pd
 import torch
 
 from ..classifier import Classifier
+from ..errors import UserError
 from ..policy import Policy
 from ..rewards import Reward
 from ..sampler import sample_terminal
+from ..sampling_processes import start_sampling_processes
 from .export import sample_table
 
 
@@ -63,3 +69,46 @@ def sample_chunk(
     posterior = classifier.log_terminal_posterior(states, classifier.base_names).exp()
     names = classifier.base_names
     return Chunk(sample_table(env.to_smiles(states), label, rewards, posterior, names), seconds)
+
+
+class ChunkSampler:
+    """:func:`sample_chunk` of one sample set for a ``(size, seed)``: what a sampling process
+    runs. Picklable when the policy, classifier and rewards are (the environment's caches
+    pickle empty: each process fills its own)."""
+
+    def __init__(
+        self, policy: Policy, classifier: Classifier, rewards: Mapping[str, Reward], label: str
+    ):
+        self.policy, self.classifier, self.rewards, self.label = policy, classifier, rewards, label
+
+    def __call__(self, chunk: tuple[int, int]) -> Chunk:
+        torch.set_num_threads(1)  # a sampling process takes one CPU
+        return sample_chunk(self.policy, self.classifier, self.rewards, self.label, *chunk)
+
+
+def sample_chunks_in_processes(
+    sampler: ChunkSampler,
+    chunks: Sequence[tuple[int, int, int]],
+    done: Callable[[int, Chunk], Any],
+    count: int,
+) -> None:
+    """Draw ``chunks`` (``(index, size, seed)`` each) in ``count`` processes of their own, each
+    holding a copy of ``sampler``, calling ``done(index, chunk)`` here as each one finishes.
+    The chunks are the ones drawn in this process (same seeds), so the set is too."""
+    processes = start_sampling_processes(sampler, min(count, len(chunks)))
+    try:
+        futures = {
+            processes[k % len(processes)].submit((size, seed)): index
+            for k, (index, size, seed) in enumerate(chunks)
+        }
+        for future in as_completed(futures):
+            try:
+                chunk = future.result()
+            except BrokenProcessPool as error:
+                raise UserError(
+                    "a sampling process ended before it answered (out of memory?)"
+                ) from error
+            done(futures[future], chunk)
+    finally:
+        for process in processes:
+            process.close()
