@@ -30,6 +30,7 @@ import contextlib
 import pickle
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -124,6 +125,25 @@ def start_sampling_processes(drawer: Callable[[Any], Any], count: int) -> list[F
     return [FunctionProcess(drawer) for _ in range(count)]
 
 
+@contextlib.contextmanager
+def running(drawer: Callable[[Any], Any], count: int) -> Iterator[list[FunctionProcess]]:
+    """:func:`start_sampling_processes`, the processes ended when the block ends."""
+    processes = start_sampling_processes(drawer, count)
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            process.close()
+
+
+def result_of(future: Future) -> Any:
+    """``future.result()``; ``UserError`` if its sampling process ended before it answered."""
+    try:
+        return future.result()
+    except BrokenProcessPool as error:
+        raise UserError("a sampling process ended before it answered (out of memory?)") from error
+
+
 def sampled_batches(
     processes: list[FunctionProcess],
     loop: Any,
@@ -138,12 +158,7 @@ def sampled_batches(
     requests = deque(loop.carry["requests"] if loop.carry else (request() for _ in range(count)))
     futures = deque(processes[(loop.start + i) % count].submit(r) for i, r in enumerate(requests))
     for step in loop:
-        try:
-            batch = futures.popleft().result()
-        except BrokenProcessPool as error:
-            raise UserError(
-                "a sampling process ended before it answered (out of memory?)"
-            ) from error
+        batch = result_of(futures.popleft())
         requests.popleft()
         requests.append(request())  # batch step + count (a base's: this step's parameters)
         futures.append(processes[step % count].submit(requests[-1]))
@@ -164,9 +179,5 @@ def batches_from_processes(
     negative ``count``."""
     if count < 0:
         raise UserError(f"sampling_processes must be 0 or more, got {count}")
-    processes = start_sampling_processes(drawer, count)
-    try:
+    with running(drawer, count) as processes:
         yield sampled_batches(processes, loop, request, device)
-    finally:
-        for process in processes:
-            process.close()

@@ -14,18 +14,16 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import as_completed
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any, NamedTuple
 
 import pandas as pd
 import torch
 
 from ..classifier import Classifier
-from ..errors import UserError
 from ..policy import Policy
 from ..rewards import Reward
 from ..sampler import sample_terminal
-from ..sampling_processes import start_sampling_processes
+from ..sampling_processes import result_of, running
 from .export import sample_table
 
 
@@ -95,20 +93,10 @@ def sample_chunks_in_processes(
     """Draw ``chunks`` (``(index, size, seed)`` each) in ``count`` processes of their own, each
     holding a copy of ``sampler``, calling ``done(index, chunk)`` here as each one finishes.
     The chunks are the ones drawn in this process (same seeds), so the set is too."""
-    processes = start_sampling_processes(sampler, min(count, len(chunks)))
-    try:
+    with running(sampler, min(count, len(chunks))) as processes:
         futures = {
             processes[k % len(processes)].submit((size, seed)): index
             for k, (index, size, seed) in enumerate(chunks)
         }
         for future in as_completed(futures):
-            try:
-                chunk = future.result()
-            except BrokenProcessPool as error:
-                raise UserError(
-                    "a sampling process ended before it answered (out of memory?)"
-                ) from error
-            done(futures[future], chunk)
-    finally:
-        for process in processes:
-            process.close()
+            done(futures[future], result_of(future))
