@@ -32,3 +32,18 @@ def row_starts(rows: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     position of its first value, ``LongTensor[n]`` each."""
     counts = torch.bincount(rows, minlength=n)
     return counts, counts.cumsum(0) - counts
+
+
+def unique_indices(values: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.unique(values, return_inverse=True)`` for ``values`` (``LongTensor[K]``, any
+    order) in ``0..size-1``: the distinct values ascending, ``[U]``, and each value's position
+    among them, ``[K]``.
+
+    Flags the values in a table of ``size``: ``O(K + size)``, where torch's unique sorts on
+    the CPU. A step of the literature's fragment space scores ~150,000 allowed pairs, whose
+    sort took 4 ms of each policy forward; use it where ``size`` is about ``K`` or less.
+    """
+    present = torch.zeros(size, dtype=torch.bool, device=values.device)
+    present[values] = True
+    position = present.cumsum(0) - 1
+    return present.nonzero().squeeze(1), position[values]

@@ -19,6 +19,7 @@ from torch import nn
 from torch_geometric.data import Batch
 
 from ..envs.fragments import FragmentEnv
+from ..segments import unique_indices
 from .base import ActionReadout, Pairs, build_action_readout, build_trunk
 from .gnn import GraphActionReadout, GraphEncoding, GraphTrunk
 
@@ -46,18 +47,19 @@ copies an embedding per (state, stem) and pads: all 167,214 allowed actions of 4
 the literature's space (163 stems, hidden 128, one channel) took 16 ms instead of 85 ms."""
 
 
-def _positions(group: torch.Tensor, item: torch.Tensor, num_items: int):
+def _positions(group: torch.Tensor, num_groups: int, item: torch.Tensor, num_items: int):
     """Distinct ``(group, item)`` pairs laid out as a ragged ``[G, width]`` table.
 
     Args:
-        group: ``LongTensor[K]`` in ``0..G-1``; item: ``LongTensor[K]`` in ``0..num_items-1``.
+        group: ``LongTensor[K]`` in ``0..num_groups-1``; item: ``LongTensor[K]`` in
+            ``0..num_items-1``.
 
     Returns:
         ``(group_of, item_of, column_of, inverse, width)``: for each distinct pair its
         group, item and column in the table; for each input its distinct pair; and the
         table width (the most distinct items of one group).
     """
-    unique, inverse = torch.unique(group * num_items + item, return_inverse=True)
+    unique, inverse = unique_indices(group * num_items + item, num_groups * num_items)
     group_of, item_of = unique // num_items, unique % num_items
     counts = torch.bincount(group_of)
     first = counts.cumsum(0) - counts
@@ -124,16 +126,16 @@ class FragmentReadout(GraphActionReadout):
         c, h = self.channels, self.hidden
         if not len(rows):
             return node.new_zeros(0, c)
-        states, group = torch.unique(rows, return_inverse=True)
+        states, group = unique_indices(rows, len(slot_node))
         slot_group, slot_of, slot_column, slot_inverse, num_slot_columns = _positions(
-            group, slots, self.num_slots
+            group, len(states), slots, self.num_slots
         )
         slot_features = self.slot_head(node[slot_node[states[slot_group], slot_of]])
         if len(slot_group) * self.num_stems <= ALL_STEMS_FILL * len(rows):
             scores = slot_features.view(-1, c, h) @ self.stem_embedding.weight.T
             return scores[slot_inverse, :, stems]
         stem_group, stem_of, stem_column, stem_inverse, num_stem_columns = _positions(
-            group, stems, self.num_stems
+            group, len(states), stems, self.num_stems
         )
         left = node.new_zeros(len(states), num_slot_columns, c * h)
         left[slot_group, slot_column] = slot_features

@@ -26,6 +26,7 @@ from torch_geometric.nn import GINEConv, global_add_pool, global_mean_pool
 from torch_geometric.utils import to_dense_batch
 
 from ..envs.atoms import ORDERS, AtomEnv
+from ..segments import unique_indices
 from .base import ActionReadout, Encoding, Pairs, build_action_readout, build_trunk
 from .mlp import mlp
 
@@ -131,7 +132,7 @@ class GraphActionReadout(ActionReadout):
         The head runs once per distinct ``index`` (a graph or a node), however many
         of its actions are asked for.
         """
-        unique, inverse = torch.unique(index, return_inverse=True)
+        unique, inverse = unique_indices(index, len(features))
         return head(features[unique]).unflatten(1, (-1, self.channels))[inverse, column]
 
     @staticmethod
@@ -196,7 +197,9 @@ class AtomReadout(GraphActionReadout):
         offset = actions[k] - self.add_bond_offset
         pair, order = offset // len(ORDERS), offset % len(ORDERS)
         num_pairs = len(self.pairs)
-        unique, inverse = torch.unique(rows[k] * num_pairs + pair, return_inverse=True)
+        unique, inverse = unique_indices(
+            rows[k] * num_pairs + pair, len(encoding.graph) * num_pairs
+        )
         row, pair = unique // num_pairs, unique % num_pairs
         atom = self.pair_atom(node)
         ends = first[row, None] + self.pairs[pair]

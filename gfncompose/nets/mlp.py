@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from ..envs.hypergrid import HyperGrid
+from ..segments import unique_indices
 from .base import ActionReadout, Encoding, Pairs, build_action_readout, build_trunk
 
 
@@ -50,7 +51,7 @@ class GridReadout(ActionReadout):
         if pairs is None:
             return self.net(h).view(-1, self.num_actions, self.channels)
         rows, actions = pairs
-        unique, inverse = torch.unique(rows, return_inverse=True)
+        unique, inverse = unique_indices(rows, len(h))
         out = self.net(h[unique]).view(len(unique), self.num_actions, self.channels)
         return out[inverse, actions]
 
