@@ -58,6 +58,7 @@ from gfncompose import (
 from gfncompose.classifier import Classifier
 from gfncompose.composition import Composition, harmonic_mean
 from gfncompose.envs import AtomEnv, FragmentEnv, read_vocabulary
+from gfncompose.policy import allowed_of
 from gfncompose.rewards import make_reward
 from gfncompose.sampler import draw_actions, sample_terminal, sample_trajectories
 from gfncompose.training import ClassifierConfig, seeded, train_classifier
@@ -186,14 +187,17 @@ def cache_growth(make_env, device: str) -> dict:
     }
 
 
-def dense_draw(policy, states, epsilon=0.0, generator=None) -> torch.Tensor:
+def dense_draw(policy, states, epsilon=0.0, generator=None):
     """The action draw before it moved to the allowed actions: inverse CDF over the dense
-    ``[B, A]`` row, exploration mixed in over the whole row."""
-    probs = policy.log_probs(states).double().exp()
+    ``[B, A]`` row, exploration mixed in over the whole row; with the allowed entries of the
+    row, as ``sampler.draw_actions`` returns them."""
+    log_probs = policy.log_probs(states)
+    probs = log_probs.double().exp()
+    mask = policy.env.forward_mask(states)
     if epsilon:
-        allowed = policy.env.forward_mask(states).to(probs.dtype)
+        allowed = mask.to(probs.dtype)
         probs = (1.0 - epsilon) * probs + epsilon * allowed / allowed.sum(dim=1, keepdim=True)
-    return sampler.sample_weighted(probs, generator)
+    return sampler.sample_weighted(probs, generator), allowed_of(log_probs, mask)
 
 
 def dense_log_pf(gfn, trajectories) -> torch.Tensor:
@@ -206,9 +210,14 @@ def dense_log_pf(gfn, trajectories) -> torch.Tensor:
 
 
 @torch.no_grad()
-def dense_base_posteriors(bases, states, actions, trajectory):
+def dense_base_posteriors(bases, drawn):
     """``classifier_training.base_posteriors`` before it moved to the allowed actions: every
-    base's dense ``[N, A]``, stacked, then the taken and stop actions read from it."""
+    base's dense ``[N, A]`` on every step (its own too), stacked, then the taken and stop
+    actions read from it."""
+    env = bases[0].env
+    states = env.cat([t.states for t in drawn])
+    actions = torch.cat([t.actions for t in drawn])
+    trajectory = torch.cat([t.trajectory + k * len(drawn[0].length) for k, t in enumerate(drawn)])
     log_pf = torch.stack([base.log_probs(states) for base in bases], dim=1)  # [N, m, A]
     rows = torch.arange(len(actions), device=actions.device)
     stop = log_pf[:, :, bases[0].env.stop_action]

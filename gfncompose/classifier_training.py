@@ -32,9 +32,8 @@ import torch
 
 from .classifier import Classifier
 from .composition import log_observation_probs
-from .envs.base import States
 from .policy import Policy
-from .sampler import sample_trajectories
+from .sampler import Trajectories, sample_trajectories, taken_and_stop
 
 _MIN_LOG_WEIGHT = -60.0
 """Stands in for ``log 0`` in training: a base outside a sub-mixture would give cells of
@@ -124,32 +123,47 @@ class BasePosteriors(NamedTuple):
 
 
 @torch.no_grad()
-def base_posteriors(
-    bases: Sequence[Policy], states: States, actions: torch.Tensor, trajectory: torch.Tensor
-) -> BasePosteriors:
-    """:class:`BasePosteriors` of steps sampled from the uniform mixture of ``bases``.
+def base_posteriors(bases: Sequence[Policy], drawn: Sequence[Trajectories]) -> BasePosteriors:
+    """:class:`BasePosteriors` of the steps of ``drawn[k]``, on-policy trajectories of
+    ``bases[k]`` as many of each (the uniform mixture of ``bases``), flat in that order with
+    trajectory ``j`` of ``drawn[k]`` numbered ``k · B + j``.
 
-    ``states``, ``actions``, ``trajectory``: the flat steps of
-    :class:`~gfncompose.sampler.Trajectories` (grouped by trajectory, in order).
-    Every trajectory is drawn from a base chosen uniformly, so the posteriors are
-    exact: ``P(i | path) ∝ Π_t P_F^i(a_t | s_t)``, from the bases' own policies.
+    The posteriors are exact: ``P(i | path) ∝ Π_t P_F^i(a_t | s_t)``, from the bases' own
+    policies; each base scores the other bases' steps, and its own come with its draw
+    (``Trajectories.step_log_pf``).
     """
-    env = bases[0].env
-    rows = torch.arange(len(actions), device=actions.device)
-    stop = torch.full_like(actions, env.stop_action)
-    taken, stopping = [], []
-    for base in bases:  # scores a few hundred allowed actions of ~12,000 (literature space)
-        allowed = base.allowed_log_probs(states)
-        taken.append(allowed.at(rows, actions, env.num_actions))
-        stopping.append(allowed.at(rows, stop, env.num_actions))
-    return posteriors_of_steps(torch.stack(taken, dim=1), torch.stack(stopping, dim=1), trajectory)
+    log_pf = []  # [N_k, m, 2] per k: each base's log P_F of the action taken and of stopping
+    for k, trajectories in enumerate(drawn):
+        states, actions = trajectories.states, trajectories.actions
+        log_pf.append(
+            torch.stack(
+                [
+                    trajectories.step_log_pf
+                    if i == k
+                    # a few hundred allowed actions of ~12,000 (literature space)
+                    else taken_and_stop(base.env, base.allowed_log_probs(states), actions)
+                    for i, base in enumerate(bases)
+                ],
+                dim=1,
+            )
+        )
+    log_pf = torch.cat(log_pf)
+    return posteriors_of_steps(log_pf[..., 0], log_pf[..., 1], _trajectory_ids(drawn))
+
+
+def _trajectory_ids(drawn: Sequence[Trajectories]) -> torch.Tensor:
+    """``LongTensor[N]``: the trajectory of each step of ``drawn``, flat in order, trajectory
+    ``j`` of ``drawn[k]`` numbered ``k · B + j`` (``B`` trajectories in each)."""
+    batch = len(drawn[0].length)
+    return torch.cat([t.trajectory + k * batch for k, t in enumerate(drawn)])
 
 
 def posteriors_of_steps(
     log_pf_taken: torch.Tensor, log_pf_stop: torch.Tensor, trajectory: torch.Tensor
 ) -> BasePosteriors:
     """:class:`BasePosteriors` from each base's ``log P_F`` of the action taken and of stopping
-    at every step, ``[N, m]`` each; ``trajectory`` as in :func:`base_posteriors`."""
+    at every step, ``[N, m]`` each; ``trajectory``: ``LongTensor[N]``, which trajectory each
+    step belongs to (grouped by trajectory, in order, numbered from 0)."""
     table, position = _steps_table(log_pf_taken, trajectory)
     # sums of log-likelihoods, never differences: a base may give a step probability 0
     log_path = table.cumsum(1)
@@ -207,14 +221,11 @@ def classifier_batch(
     (the classifier's bases, in its order), drawn base after base from ``generator``."""
     env = bases[0].env
     trajectories = [sample_trajectories(b, batch_size, generator=generator) for b in bases]
-    states = env.cat([t.states for t in trajectories])
-    actions = torch.cat([t.actions for t in trajectories])
-    step_traj = torch.cat([t.trajectory + k * batch_size for k, t in enumerate(trajectories)])
     return ClassifierBatch(
-        data=env.to_data(states),
-        actions=actions,
-        trajectory=step_traj,
-        posterior=base_posteriors(bases, states, actions, step_traj),
+        data=env.to_data(env.cat([t.states for t in trajectories])),
+        actions=torch.cat([t.actions for t in trajectories]),
+        trajectory=_trajectory_ids(trajectories),
+        posterior=base_posteriors(bases, trajectories),
         terminal=env.to_data(env.cat([t.terminal for t in trajectories])),
     )
 

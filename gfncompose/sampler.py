@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from .envs.base import Environment, States
-from .policy import Policy
+from .policy import AllowedLogProbs, Policy
 from .segments import row_starts
 
 
@@ -25,6 +25,9 @@ class Trajectories:
         trajectory: ``LongTensor[N]``, which trajectory each step belongs to.
         terminal: the ``B`` terminal objects (the state each trajectory stopped in).
         length: ``LongTensor[B]``, number of steps (actions, stop included).
+        step_log_pf: ``[N, 2]``, the sampled policy's ``log P_F`` (before exploration) of the
+            action taken (column 0) and of stopping (column 1) at each step, as it drew them
+            (no gradient); ``None`` for a :class:`PathPolicy`, whose draw does not compute them.
     """
 
     states: States
@@ -32,6 +35,7 @@ class Trajectories:
     trajectory: torch.Tensor
     terminal: States
     length: torch.Tensor
+    step_log_pf: torch.Tensor | None
 
     @property
     def is_first(self) -> torch.Tensor:
@@ -148,13 +152,24 @@ def draw_actions(
     states: States,
     epsilon: float = 0.0,
     generator: torch.Generator | None = None,
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, AllowedLogProbs]:
     """One action per state from ``policy`` explored with ``epsilon``: ``LongTensor[B]``,
-    drawn over each state's allowed actions only (:func:`explore`, :func:`sample_rows`)."""
+    drawn over each state's allowed actions only (:func:`explore`, :func:`sample_rows`), and
+    the policy's own :class:`~gfncompose.policy.AllowedLogProbs` it was drawn from."""
     allowed = policy.allowed_log_probs(states)
     n = int(allowed.rows[-1]) + 1  # every state allows some action
     probs = explore(allowed.log_probs.double().exp(), allowed.rows, n, epsilon)
-    return allowed.actions[sample_rows(probs, allowed.rows, n, generator)]
+    return allowed.actions[sample_rows(probs, allowed.rows, n, generator)], allowed
+
+
+def taken_and_stop(
+    env: Environment, allowed: AllowedLogProbs, actions: torch.Tensor
+) -> torch.Tensor:
+    """``[B, 2]``: the ``log P_F`` in ``allowed`` (of ``B`` states) of ``actions``
+    (``LongTensor[B]``, one per state) and of stopping, per state."""
+    rows = torch.arange(len(actions), device=actions.device)
+    stop = torch.full_like(actions, env.stop_action)
+    return torch.stack([allowed.at(rows, a, env.num_actions) for a in (actions, stop)], dim=1)
 
 
 @torch.no_grad()
@@ -179,13 +194,14 @@ def sample_trajectories(
     states = env.initial_states(n)
     active = torch.arange(n, device=env.device)
     length = torch.zeros(n, dtype=torch.long, device=env.device)
-    step_states, step_actions, step_ids = [], [], []
+    step_states, step_actions, step_ids, log_pf_parts = [], [], [], []
     terminal_parts, terminal_ids = [], []
     while len(active):
         if path_policy:
             actions, context = policy.sample_step(states, context, generator)
         else:
-            actions = draw_actions(policy, states, epsilon, generator)
+            actions, allowed = draw_actions(policy, states, epsilon, generator)
+            log_pf_parts.append(taken_and_stop(env, allowed, actions))
         step_states.append(states)
         step_actions.append(actions)
         step_ids.append(active)
@@ -209,6 +225,7 @@ def sample_trajectories(
         trajectory=ids[order],
         terminal=env.index(env.cat(terminal_parts), terminal_order),
         length=length,
+        step_log_pf=None if path_policy else torch.cat(log_pf_parts)[order],
     )
 
 

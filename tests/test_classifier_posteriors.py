@@ -11,14 +11,14 @@ from gfncompose.sampler import sample_trajectories
 
 
 def mixture_steps(bases, n):
-    """``n`` trajectories of every base, flat, with global trajectory ids."""
+    """``n`` trajectories of every base, and their steps flat, with global trajectory ids."""
     env = bases[0].env
     trajectories = [sample_trajectories(base, n) for base in bases]
     states = env.cat([t.states for t in trajectories])
     actions = torch.cat([t.actions for t in trajectories])
     step_traj = torch.cat([t.trajectory + k * n for k, t in enumerate(trajectories)])
     terminal = env.cat([t.terminal for t in trajectories])
-    return states, actions, step_traj, terminal
+    return trajectories, states, actions, step_traj, terminal
 
 
 def random_policy(env, generator):
@@ -36,8 +36,8 @@ def test_posteriors_of_balanced_bases_are_the_exact_posteriors():
     env = HyperGrid(ndim=2, horizon=6)
     g = torch.Generator().manual_seed(0)
     bases = {n: exact.optimal_policy(env, torch.randn(36, generator=g)) for n in "abc"}
-    states, actions, step_traj, terminal = mixture_steps(list(bases.values()), 64)
-    posterior = base_posteriors(list(bases.values()), states, actions, step_traj)
+    drawn, states, actions, step_traj, terminal = mixture_steps(list(bases.values()), 64)
+    posterior = base_posteriors(list(bases.values()), drawn)
     truth = exact.classifier(env, bases)
     names = tuple(bases)
     torch.testing.assert_close(
@@ -63,8 +63,8 @@ def test_stop_weights_estimate_every_base_terminal_distribution_for_any_bases():
     g = torch.Generator().manual_seed(1)
     bases = [random_policy(env, g) for _ in range(2)]
     n = 20_000
-    states, actions, step_traj, _ = mixture_steps(bases, n)
-    posterior = base_posteriors(bases, states, actions, step_traj)
+    drawn, states, _, _, _ = mixture_steps(bases, n)
+    posterior = base_posteriors(bases, drawn)
     keys = torch.tensor(env.state_keys(states))
     for i, base in enumerate(bases):
         estimate = torch.zeros(16, dtype=torch.float64)

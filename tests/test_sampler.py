@@ -7,7 +7,7 @@ import torch
 
 from gfncompose import GuidedPolicy, exact, harmonic_mean
 from gfncompose.envs import HyperGrid
-from gfncompose.policy import MASKED, AllowedLogProbs, allowed_of
+from gfncompose.policy import MASKED, AllowedLogProbs, GFlowNet, allowed_of
 from gfncompose.sampler import (
     draw_actions,
     explore,
@@ -78,11 +78,11 @@ def test_drawn_actions_follow_the_explored_policy_over_every_allowed_action():
     n = 100_000
     states = env.initial_states(n)
     generator = torch.Generator().manual_seed(0)
-    explored = draw_actions(_FixedPolicy(env), states, 0.3, generator)
+    explored, _ = draw_actions(_FixedPolicy(env), states, 0.3, generator)
     rates = torch.bincount(explored, minlength=3) / n
     expected = torch.tensor([0.7 * 0.7 + 0.1, 0.1, 0.7 * 0.3 + 0.1])
     assert (rates - expected).abs().max() < 5 * (0.25 / n) ** 0.5
-    plain = draw_actions(_FixedPolicy(env), states, 0.0, generator)
+    plain, _ = draw_actions(_FixedPolicy(env), states, 0.0, generator)
     assert (plain != 1).all()
 
 
@@ -104,3 +104,26 @@ def test_an_explicit_generator_reproduces_samples_and_leaves_the_global_stream_a
         assert torch.equal(first.terminal, second.terminal)
         other = sample_trajectories(policy, 32, generator=torch.Generator().manual_seed(8))
         assert not torch.equal(other.terminal, first.terminal)
+
+
+def test_trajectories_carry_the_policy_s_own_log_probs_of_each_step():
+    """``step_log_pf``: at every step, in the trajectories' order (steps are drawn in lock-step
+    batches, then grouped by trajectory), the policy's ``log P_F`` of the action taken and
+    of stopping, before exploration; a path policy's draw has none."""
+    env = HyperGrid(ndim=2, horizon=8)
+    gfn = GFlowNet(env, hidden=16)
+    trajectories = sample_trajectories(gfn, 32, 0.5, torch.Generator().manual_seed(0))
+    allowed = gfn.allowed_log_probs(trajectories.states)
+    rows = torch.arange(len(trajectories.actions))
+    stop = torch.full_like(trajectories.actions, env.stop_action)
+    expected = torch.stack(
+        [allowed.at(rows, a, env.num_actions) for a in (trajectories.actions, stop)], dim=1
+    )
+    assert len(set(trajectories.length.tolist())) > 1  # the batches did shrink and reorder
+    torch.testing.assert_close(trajectories.step_log_pf, expected, atol=1e-5, rtol=0)
+
+    bases = {name: exact.random_policy(env, torch.Generator()) for name in "ab"}
+    guided = GuidedPolicy(
+        bases, exact.classifier(env, bases), harmonic_mean("a", "b"), "successors"
+    )
+    assert sample_trajectories(guided, 4).step_log_pf is None
