@@ -17,7 +17,9 @@ after the sampling stage has run in this process, runs it again from scratch wit
 ``[sampling] processes = K`` (``samples_in_processes``): the ratio of the two and whether
 they wrote the same sets are reported.
 
-Reported: wall seconds per stage; the peak resident memory of each stage (this process and
+Each stage's seconds and peak are also written to stderr as one JSON line when it ends (the
+guided rates after the stages can take long on the literature space). Reported: wall
+seconds per stage; the peak resident memory of each stage (this process and
 every process it started, e.g. reward pools, summed, so pages the forked pool workers share
 with it count once per process: an upper bound; read from ``/proc`` every 0.2 s);
 trajectories/s of base training (per base); per
@@ -33,22 +35,18 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import torch
-from sculpting_seh import (
-    missing_published_files,
-    published_files,
-    with_sampling_processes,
-    with_set_size,
-)
+from sculpting_seh import files_of, skip_reason, with_sampling_processes, with_set_size
 
 from gfncompose.campaign import CampaignRunner, load_campaign
 from gfncompose.campaign.config import BASELINE
@@ -82,7 +80,7 @@ def _tree_rss_mb(root: int) -> float:
 @contextmanager
 def measured(seconds: dict[str, float], peaks: dict[str, float], stage: str) -> Iterator[None]:
     """Record in ``seconds[stage]`` the block's wall time and in ``peaks[stage]`` the largest
-    :func:`_tree_rss_mb` seen during it."""
+    :func:`_tree_rss_mb` seen during it; both also go to stderr as the block ends."""
     done = threading.Event()
     start = time.perf_counter()
     peak = [_tree_rss_mb(os.getpid())]
@@ -100,6 +98,8 @@ def measured(seconds: dict[str, float], peaks: dict[str, float], stage: str) -> 
         done.set()
         watcher.join()
         peaks[stage] = round(max(peak[0], _tree_rss_mb(os.getpid())))
+        line = {"stage": stage, "seconds": round(seconds[stage], 2), "peak_rss_mb": peaks[stage]}
+        print(json.dumps(line), file=sys.stderr, flush=True)
 
 
 def main() -> None:
@@ -111,15 +111,11 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=0, help="sampling processes (above)")
     parser.add_argument("--set-size", type=int, help="molecules per sample set (default: file's)")
     args = parser.parse_args()
-    literature = str(args.campaign) == "sculpting-seh"
-    if literature and missing_published_files():
-        print(json.dumps({"skipped": missing_published_files()}))
+    if reason := skip_reason(args.campaign):
+        print(json.dumps({"skipped": reason}))
         return
 
-    with (
-        tempfile.TemporaryDirectory() as folder,
-        published_files() if literature else nullcontext(),
-    ):
+    with tempfile.TemporaryDirectory() as folder, files_of(args.campaign):
         campaign = load_campaign(args.campaign, args.budget, Path(folder), args.device)
         if args.set_size:
             campaign = with_set_size(campaign, args.set_size)

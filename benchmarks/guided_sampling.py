@@ -37,12 +37,11 @@ import platform
 import statistics
 import tempfile
 import time
-from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 
 import torch
-from sculpting_seh import missing_published_files, published_files
+from sculpting_seh import files_of, skip_reason
 
 from gfncompose import GuidedPolicy, harmonic_mean
 from gfncompose.campaign import CampaignRunner, load_campaign
@@ -113,15 +112,11 @@ def main() -> None:
     args = parser.parse_args()
     names = tuple(args.bases.split(","))
     kept = args.output.resolve() if args.output else None  # before sculpting-seh's folder change
-    literature = str(args.campaign) == "sculpting-seh"
-    if literature and missing_published_files():
-        print(json.dumps({"skipped": missing_published_files()}))
+    if reason := skip_reason(args.campaign):
+        print(json.dumps({"skipped": reason}))
         return
 
-    with (
-        tempfile.TemporaryDirectory() as scratch,
-        published_files() if literature else nullcontext(),
-    ):
+    with tempfile.TemporaryDirectory() as scratch, files_of(args.campaign):
         output = kept or Path(scratch)
         campaign = load_campaign(args.campaign, args.budget, output, args.device)
         runner = CampaignRunner(campaign, progress=False)

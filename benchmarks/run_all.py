@@ -42,6 +42,7 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "sampling_processes": [],
         "sculpting_seh": ["--budget", "0.02", "--samples", "1000"],
         "checkouts": [],
+        "literature_floor": [],
     },
     "quick": {
         "hypergrid_composition": ["--horizon", "16", "--base-steps", "300"]
@@ -57,6 +58,7 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "sampling_processes": ["--steps", "2", "--warmup", "1", "--repeats", "1"],
         "sculpting_seh": ["--budget", "0.001", "--samples", "32"],
         "checkouts": ["--steps", "2", "--warmup", "1", "--repeats", "1"],
+        "literature_floor": ["--batch", "16", "--repeats", "1"],
     },
 }
 TAKES_DEVICE = {"hypergrid_composition", "guided_sampling", "campaign", "envs", "sculpting_seh"}

@@ -66,6 +66,23 @@ def published_files() -> Iterator[Path]:
         yield Path(folder)
 
 
+def is_literature(campaign: Path | None) -> bool:
+    """Whether a benchmark's campaign argument names the built-in paper campaign."""
+    return str(campaign) == "sculpting-seh"
+
+
+def skip_reason(campaign: Path | None) -> str | None:
+    """Why ``campaign`` cannot run here (:func:`missing_published_files` for the paper
+    campaign), or ``None``."""
+    return missing_published_files() if is_literature(campaign) else None
+
+
+def files_of(campaign: Path | None) -> contextlib.AbstractContextManager:
+    """Where ``load_campaign(campaign)`` finds its files: :func:`published_files` for the
+    paper campaign, the current folder otherwise."""
+    return published_files() if is_literature(campaign) else contextlib.nullcontext()
+
+
 def with_set_size(campaign: Campaign, count: int) -> Campaign:
     """``campaign`` with ``count`` molecules in every sample set."""
     sets = {name: replace(spec, samples=count) for name, spec in campaign.compositions.items()}

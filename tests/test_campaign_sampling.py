@@ -4,6 +4,7 @@ chunks ran."""
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pandas as pd
@@ -12,7 +13,8 @@ from conftest import qed_sa_campaign, write_campaign
 
 import gfncompose.campaign.runner as runner_module
 from gfncompose.campaign import CampaignRunner, load_campaign
-from gfncompose.campaign.sampling import chunk_seed, chunk_sizes
+from gfncompose.campaign.sampling import chunk_seed, chunk_sizes, sample_chunks_in_processes
+from gfncompose.errors import UserError
 
 CAMPAIGN = qed_sa_campaign(
     """
@@ -106,3 +108,16 @@ def test_a_set_sampled_in_processes_is_the_set_sampled_here(tmp_path, monkeypatc
         pd.testing.assert_frame_equal(
             pd.read_csv(runner.sample(name), keep_default_na=False), table
         )
+
+
+class DiesWhenCalled:
+    """A chunk sampler whose process ends at once (as the kernel's out-of-memory killer ends
+    one)."""
+
+    def __call__(self, chunk):
+        os._exit(9)
+
+
+def test_a_sampling_process_that_dies_is_one_clear_error():
+    with pytest.raises(UserError, match="a sampling process ended before it answered"):
+        sample_chunks_in_processes(DiesWhenCalled(), [(0, 5, 1), (1, 5, 2)], print, 2)
