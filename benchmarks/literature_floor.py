@@ -53,7 +53,7 @@ from gfncompose.classifier_training import classifier_batch, classifier_loss
 from gfncompose.envs import FragmentEnv, read_vocabulary
 from gfncompose.policy import GFlowNet
 from gfncompose.sampler import sample_trajectories
-from gfncompose.training import seeded
+from gfncompose.training import frozen_copy, seeded
 from gfncompose.trajectory_balance import trajectory_log_pf
 
 BLOCKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "blocks_PDB_105.json"
@@ -126,8 +126,7 @@ def main() -> None:
 
     with seeded(0):
         classifier = Classifier(env, ["a", "b"], n_observations=2, hidden=128)
-    target = Classifier(env, ["a", "b"], n_observations=2, hidden=128)
-    target.load_state_dict(classifier.state_dict())
+    target = frozen_copy(classifier)  # the EMA copy giving the labels, as in training
     labelled = classifier_batch(bases, 16, torch.Generator().manual_seed(0))
 
     def classifier_pass() -> None:
