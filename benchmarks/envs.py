@@ -51,6 +51,7 @@ from gfncompose import (
     GFlowNet,
     GuidedPolicy,
     UniformPolicy,
+    categorical,
     classifier_training,
     sampler,
     trajectory_balance,
@@ -197,7 +198,7 @@ def dense_draw(policy, states, epsilon=0.0, generator=None):
     if epsilon:
         allowed = mask.to(probs.dtype)
         probs = (1.0 - epsilon) * probs + epsilon * allowed / allowed.sum(dim=1, keepdim=True)
-    return sampler.sample_weighted(probs, generator), allowed_of(log_probs, mask)
+    return categorical.sample_weighted(probs, generator), allowed_of(log_probs, mask)
 
 
 def dense_log_pf(gfn, trajectories) -> torch.Tensor:

@@ -38,6 +38,7 @@ from datetime import date
 import torch
 
 from gfncompose import GuidedPolicy, compose, contrast, exact, harmonic_mean
+from gfncompose.action_log_probs import MASKED
 from gfncompose.classifier import Classifier
 from gfncompose.composition import (
     Composition,
@@ -46,7 +47,6 @@ from gfncompose.composition import (
 )
 from gfncompose.envs import AtomEnv, FragmentEnv, Vocabulary
 from gfncompose.envs.vocabulary import fragment_from_marked_smiles
-from gfncompose.policy import MASKED
 from gfncompose.rewards import make_reward
 from gfncompose.training import ClassifierConfig, seeded, train_classifier
 

@@ -9,9 +9,10 @@ how much of each goal is left to the bookkeeping and the readout.
 
 - ``trunk_forward``: a base's graph network (the default campaign's, 128 x 2) on the
   trajectory's states, no gradient, batched by step as a draw does (warm caches: features
-  already built); ``policy_forward``: the same plus the readout scoring every allowed
-  action (~1,900 per state at this size) and their log-softmax: what drawing an action
-  needs, and what each other base's posterior label and each base of a guided draw needs;
+  already built); ``policy_forward``: the same plus the allowed slots and the readout's
+  log-softmax over every allowed action (~1,900 per state at this size, kept by slot): what
+  drawing an action needs, and what each other base's posterior label and each base of a
+  guided draw needs;
 - ``trunk_forward_backward``: the graph network on all the trajectory's states with its
   gradient; ``loss_pass``: ``Σ log P_F`` of the trajectory with its gradient (forward and
   backward, the readout included);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -33,6 +34,20 @@ class _Slots:
     slot_of_atom: dict[int, int]  # attachment point -> slot of its orbit's representative
     allowed: np.ndarray  # bool [S]: the slot holds its orbit's representative
     tree_atoms: list[int]  # the atom of each slot in the PieceTree's order
+
+
+class SlotMask(NamedTuple):
+    """The allowed actions of ``B`` states by kind (:meth:`FragmentEnv.slot_mask`): the flat
+    mask without its ``S·K`` attach columns, each allowed slot allowing every stem.
+
+    Attributes:
+        empty: ``BoolTensor[B]``, the empty state: placing a fragment is allowed, stopping
+            is not; the other way round for every other state.
+        slots: ``BoolTensor[B, S]``, attaching at the slot is allowed.
+    """
+
+    empty: torch.Tensor
+    slots: torch.Tensor
 
 
 @dataclass
@@ -243,16 +258,22 @@ class FragmentEnv(MoleculeEnvironment):
         }
 
     # -- Environment -----------------------------------------------------------------------
-    def forward_mask(self, states: MolStates) -> torch.Tensor:
-        """``[B, A]``: place-first on the empty state; attach where the slot holds an orbit
-        representative and the molecule may grow; stop on every non-empty molecule."""
+    def slot_mask(self, states: MolStates) -> SlotMask:
+        """The allowed actions of ``states`` by kind: place-first on the empty state; attach
+        where the slot holds an orbit representative and the molecule may grow (every stem);
+        stop on every non-empty molecule."""
         empty = torch.tensor([not s.key for s in states], dtype=torch.bool)
         slots = np.zeros((len(states), self.num_slots), dtype=bool)
         for row, state in enumerate(states):
             if state.key and self.can_grow(state):
                 slots[row] = self._slots(state).allowed
-        attach = torch.from_numpy(slots)[:, :, None].expand(-1, -1, self.num_stems)
-        mask = torch.cat(
+        return SlotMask(empty.to(self.device), torch.from_numpy(slots).to(self.device))
+
+    def forward_mask(self, states: MolStates) -> torch.Tensor:
+        """``[B, A]``: :meth:`slot_mask` in the flat layout."""
+        empty, slots = self.slot_mask(states)
+        attach = slots[:, :, None].expand(-1, -1, self.num_stems)
+        return torch.cat(
             [
                 empty[:, None].expand(-1, self.num_fragments),
                 attach.reshape(len(states), -1),
@@ -260,7 +281,6 @@ class FragmentEnv(MoleculeEnvironment):
             ],
             dim=1,
         )
-        return mask.to(self.device)
 
     def _compute_child_key(self, state: MolState, action: int) -> str:
         """The child's key; its record, with the tree the join derived, is cached too."""
@@ -313,7 +333,7 @@ class FragmentEnv(MoleculeEnvironment):
         The action mask is not attached: it needs the molecule's decomposition and
         symmetry classes (RDKit work, most of it for a molecule the environment has
         not built by a step itself), which encoding children for guidance or classifier
-        batches never needs; :meth:`forward_mask` gives it.
+        batches never needs; :meth:`slot_mask` gives it.
         """
         batch = self.featurizer.batch(states, self._arrays)
         slot_node = torch.full((len(states), self.num_slots), -1, dtype=torch.long)

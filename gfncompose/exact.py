@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import torch
 
+from .action_log_probs import MASKED, AllowedLogProbs
 from .composition import Composition, log_observation_likelihood
 from .envs.base import Environment, States
 from .memo import StatesMemo
-from .policy import MASKED, AllowedLogProbs, Policy, allowed_of, masked_log_softmax
+from .policy import Policy, allowed_of, masked_log_softmax
 from .sampler import PathPolicy, sample_terminal
 from .segments import segment_logsumexp
 

@@ -40,12 +40,13 @@ from typing import Literal, Protocol
 
 import torch
 
+from .action_log_probs import MASKED
+from .categorical import sample_actions
 from .composition import Composition, log_likelihood_bound
 from .envs.base import States
 from .errors import UserError
 from .memo import StatesMemo
-from .policy import MASKED, Policy
-from .sampler import sample_actions
+from .policy import Policy
 
 GuidanceMode = Literal["successors", "action_head"]
 GUIDANCE_MODES: tuple[GuidanceMode, ...] = typing.get_args(GuidanceMode)

@@ -7,39 +7,11 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from .action_log_probs import MASKED, AllowedLogProbs, SlotLogProbs
 from .envs.base import Environment, States
 from .nets import build_action_readout, build_trunk
-from .nets.base import Pairs
-from .segments import row_starts, segment_logsumexp
-
-MASKED = float("-inf")
-"""Log-probability of a forbidden action: masked by ``-inf``, never by multiplying."""
-
-
-class AllowedLogProbs(NamedTuple):
-    """``log P_F`` at every allowed action of ``B`` states, as ragged rows: the sparse form of
-    a policy's dense ``[B, A]`` (a state of the literature's fragment space allows a few
-    hundred of its ~12,000 actions).
-
-    Attributes:
-        rows: ``LongTensor[K]``, the state of each pair, ascending.
-        actions: ``LongTensor[K]``, its allowed action, ascending within a state.
-        log_probs: ``[K]``, ``log P_F(actions[k] | states[rows[k]])`` (``-inf`` where an
-            allowed action has probability 0).
-    """
-
-    rows: torch.Tensor
-    actions: torch.Tensor
-    log_probs: torch.Tensor
-
-    def at(self, rows: torch.Tensor, actions: torch.Tensor, num_actions: int) -> torch.Tensor:
-        """``log P_F(actions[k] | states[rows[k]])``: ``[K']``, ``-inf`` for an action its
-        state does not allow (as in the dense ``[B, A]``)."""
-        keys = self.rows * num_actions + self.actions
-        position = torch.searchsorted(keys, rows * num_actions + actions)
-        position = position.clamp_max(len(keys) - 1)
-        found = keys[position] == rows * num_actions + actions
-        return torch.where(found, self.log_probs[position], MASKED)
+from .nets.base import Pairs, allowed_actions
+from .segments import row_starts
 
 
 class PolicyInputs(NamedTuple):
@@ -48,34 +20,29 @@ class PolicyInputs(NamedTuple):
 
     Attributes:
         data: ``env.to_data(states)``.
-        rows: ``LongTensor[K]``, the state of each allowed pair, ascending.
-        actions: ``LongTensor[K]``, its allowed action, ascending within a state.
-        n: the number of states.
+        allowed: the states' allowed actions as the readout reads them
+            (:func:`~gfncompose.nets.base.allowed_actions`: the allowed pairs, or the allowed
+            slots of a fragment state), a tuple of tensors.
     """
 
     data: Any
-    rows: torch.Tensor
-    actions: torch.Tensor
-    n: int
+    allowed: tuple
 
     def to(self, device: torch.device) -> PolicyInputs:
         """The same inputs on ``device``."""
-        return PolicyInputs(
-            self.data.to(device), self.rows.to(device), self.actions.to(device), self.n
-        )
+        allowed = type(self.allowed)._make(t.to(device) for t in self.allowed)
+        return PolicyInputs(self.data.to(device), allowed)
 
 
 def policy_inputs(env: Environment, states: States) -> PolicyInputs:
-    """The network input and the allowed (state, action) pairs of ``states``."""
-    mask = env.forward_mask(states)
-    rows, actions = mask.nonzero(as_tuple=True)
-    return PolicyInputs(env.to_data(states), rows, actions, len(mask))
+    """The network input and the allowed actions of ``states``."""
+    return PolicyInputs(env.to_data(states), allowed_actions(env, states))
 
 
 def allowed_of(log_probs: torch.Tensor, mask: torch.Tensor) -> AllowedLogProbs:
     """The allowed entries (``mask``, ``BoolTensor[B, A]``) of a dense ``log_probs [B, A]``."""
     rows, actions = mask.nonzero(as_tuple=True)
-    return AllowedLogProbs(rows, actions, log_probs[rows, actions])
+    return AllowedLogProbs(rows, actions, log_probs[rows, actions], mask.shape[1])
 
 
 @runtime_checkable
@@ -88,8 +55,9 @@ class Policy(Protocol):
         """``log P_F(a | s)``: ``[B, A]``, ``-inf`` on forbidden actions, rows sum to 1."""
         ...
 
-    def allowed_log_probs(self, states: States) -> AllowedLogProbs:
-        """The same at the allowed actions only (``env.forward_mask``), ragged."""
+    def allowed_log_probs(self, states: States) -> AllowedLogProbs | SlotLogProbs:
+        """The same at the allowed actions only (``env.forward_mask``), without the dense
+        block (:mod:`~gfncompose.action_log_probs`)."""
         ...
 
 
@@ -112,7 +80,7 @@ class UniformPolicy:
         mask = self.env.forward_mask(states)
         rows, actions = mask.nonzero(as_tuple=True)
         counts, _ = row_starts(rows, len(mask))
-        return AllowedLogProbs(rows, actions, -counts[rows].float().log())
+        return AllowedLogProbs(rows, actions, -counts[rows].float().log(), mask.shape[1])
 
 
 class ForwardPolicy(nn.Module):
@@ -145,16 +113,14 @@ class GFlowNet(nn.Module):
         logits = self.forward_policy(self.env.to_data(states))
         return masked_log_softmax(logits, self.env.forward_mask(states))
 
-    def allowed_log_probs(self, states: States) -> AllowedLogProbs:
-        """Scores only the allowed actions and normalises over each state's (a log-softmax
-        over ragged rows): on the literature's fragment space the loss and its backward skip
-        the dense ``[B, A]`` block (1.3x faster per trajectory-balance pass, forward and
-        backward; the action draw 1.8x: ``benchmarks/RESULTS.md``)."""
+    def allowed_log_probs(self, states: States) -> AllowedLogProbs | SlotLogProbs:
+        """Scores only the allowed actions and normalises over each state's: on the
+        literature's fragment space the loss and the draw skip the dense ``[B, A]`` block
+        and, kept by slot, the list of allowed pairs too (``benchmarks/RESULTS.md``)."""
         return self.allowed_log_probs_at(policy_inputs(self.env, states))
 
-    def allowed_log_probs_at(self, inputs: PolicyInputs) -> AllowedLogProbs:
+    def allowed_log_probs_at(self, inputs: PolicyInputs) -> AllowedLogProbs | SlotLogProbs:
         """:meth:`allowed_log_probs` of states given by their :func:`policy_inputs`."""
-        rows, actions = inputs.rows, inputs.actions
-        logits = self.forward_policy(inputs.data, pairs=(rows, actions))
-        log_normaliser = segment_logsumexp(logits, rows, inputs.n)
-        return AllowedLogProbs(rows, actions, logits - log_normaliser[rows])
+        readout = self.forward_policy.readout
+        encoding = self.forward_policy.trunk(inputs.data)
+        return readout.log_softmax(encoding, inputs.allowed, self.env.num_actions)

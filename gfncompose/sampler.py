@@ -7,9 +7,9 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from .action_log_probs import AllowedLogProbs, SlotLogProbs
 from .envs.base import Environment, States
-from .policy import AllowedLogProbs, Policy
-from .segments import row_starts
+from .policy import Policy
 
 
 @dataclass
@@ -52,66 +52,6 @@ class Trajectories:
         return last
 
 
-def explore(probs: torch.Tensor, rows: torch.Tensor, n: int, epsilon: float) -> torch.Tensor:
-    """``(1-ε) P_F + ε U`` at the allowed pairs of ``n`` states: ``probs`` ``[K]`` of the pairs
-    in ``rows`` (``LongTensor[K]``, ascending, every allowed action of each state), ``U``
-    uniform over each state's allowed actions: ``[K]``."""
-    if epsilon == 0.0:
-        return probs
-    counts, _ = row_starts(rows, n)
-    return (1.0 - epsilon) * probs + epsilon / counts[rows].to(probs.dtype)
-
-
-def sample_weighted(
-    weights: torch.Tensor, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """One index per row of ``weights`` ``[B, A]`` (float64, ``≥ 0``, some ``> 0`` per row),
-    drawn with probability proportional to its weight: ``LongTensor[B]``.
-
-    Inverse CDF: the first ``a`` whose running sum ``C_a`` exceeds ``u · C_A``, ``u ~ U[0, 1)``,
-    found by binary search. A weight of 0 is a flat step of ``C`` and never the first to
-    exceed anything. Exact, and it draws ``B`` random numbers where Gumbel-max drew ``B · A``
-    (the literature's fragment space has ~12,000 actions: that noise was 17% of a training
-    step). ``generator``: the random stream (``None``: torch's global one).
-    """
-    cumulative = weights.cumsum(dim=1)
-    total = cumulative[:, -1:]
-    # u ≤ 1 − 2⁻⁵³, so u · total < total after rounding: the search ends at a weight > 0
-    u = torch.rand(total.shape, generator=generator, dtype=total.dtype, device=total.device)
-    return torch.searchsorted(cumulative, u * total, right=True).squeeze(1)
-
-
-def sample_rows(
-    weights: torch.Tensor,
-    rows: torch.Tensor,
-    n: int,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """For each of ``n`` rows, one position ``k`` among its values, drawn with probability
-    proportional to ``weights[k]``: ``LongTensor[n]`` into ``[K]``.
-
-    ``weights``: ``[K]`` float64, ``≥ 0``, some ``> 0`` in every row; ``rows``: ``LongTensor[K]``
-    ascending. The rows are laid out as a zero-padded table as wide as the longest row and
-    drawn by :func:`sample_weighted` (exact): on the literature's fragment space that table is
-    a few hundred columns wide where the dense action space has ~12,000.
-    """
-    counts, starts = row_starts(rows, n)
-    column = torch.arange(len(rows), device=rows.device) - starts[rows]
-    table = weights.new_zeros(n, int(counts.max()))
-    table[rows, column] = weights
-    return starts + sample_weighted(table, generator)
-
-
-def sample_actions(
-    log_probs: torch.Tensor, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """One action per row of ``log_probs`` ``[B, A]`` (``-inf`` never drawn): ``LongTensor[B]``
-    (:func:`sample_weighted` of ``exp(log p − max)``)."""
-    return sample_weighted(
-        (log_probs - log_probs.amax(dim=1, keepdim=True)).double().exp(), generator
-    )
-
-
 @runtime_checkable
 class PathPolicy(Protocol):
     """A forward policy whose step depends on the path ``τ = (s_0 … s_t)`` taken so far.
@@ -152,24 +92,22 @@ def draw_actions(
     states: States,
     epsilon: float = 0.0,
     generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, AllowedLogProbs]:
+) -> tuple[torch.Tensor, AllowedLogProbs | SlotLogProbs]:
     """One action per state from ``policy`` explored with ``epsilon``: ``LongTensor[B]``,
-    drawn over each state's allowed actions only (:func:`explore`, :func:`sample_rows`), and
-    the policy's own :class:`~gfncompose.policy.AllowedLogProbs` it was drawn from."""
+    drawn over each state's allowed actions only, and the policy's own log-probabilities it
+    was drawn from (:mod:`~gfncompose.action_log_probs`)."""
     allowed = policy.allowed_log_probs(states)
-    n = int(allowed.rows[-1]) + 1  # every state allows some action
-    probs = explore(allowed.log_probs.double().exp(), allowed.rows, n, epsilon)
-    return allowed.actions[sample_rows(probs, allowed.rows, n, generator)], allowed
+    return allowed.draw(epsilon, generator), allowed
 
 
 def taken_and_stop(
-    env: Environment, allowed: AllowedLogProbs, actions: torch.Tensor
+    env: Environment, allowed: AllowedLogProbs | SlotLogProbs, actions: torch.Tensor
 ) -> torch.Tensor:
     """``[B, 2]``: the ``log P_F`` in ``allowed`` (of ``B`` states) of ``actions``
     (``LongTensor[B]``, one per state) and of stopping, per state."""
     rows = torch.arange(len(actions), device=actions.device)
     stop = torch.full_like(actions, env.stop_action)
-    return torch.stack([allowed.at(rows, a, env.num_actions) for a in (actions, stop)], dim=1)
+    return torch.stack([allowed.at(rows, a) for a in (actions, stop)], dim=1)
 
 
 @torch.no_grad()

@@ -18,9 +18,10 @@ from typing import NamedTuple
 
 import torch
 
+from .action_log_probs import AllowedLogProbs, SlotLogProbs
 from .envs.base import Environment, States
 from .nets.base import Pairs
-from .policy import AllowedLogProbs, GFlowNet, PolicyInputs, policy_inputs
+from .policy import GFlowNet, PolicyInputs, policy_inputs
 from .sampler import Trajectories
 from .segments import segment_logsumexp
 
@@ -73,16 +74,15 @@ def training_batch(
 
 
 def sum_log_pf(
-    allowed: AllowedLogProbs,
+    allowed: AllowedLogProbs | SlotLogProbs,
     transitions: Pairs,
     trajectory: torch.Tensor,
     num_trajectories: int,
-    num_actions: int,
 ) -> torch.Tensor:
     """``Σ_t log P_F(s_{t+1} | s_t)`` per trajectory, ``[B]``: each step's transition sums the
     actions that make its child (``transitions``), looked up in ``allowed``."""
     rows, actions = transitions
-    per_step = segment_logsumexp(allowed.at(rows, actions, num_actions), rows, len(trajectory))
+    per_step = segment_logsumexp(allowed.at(rows, actions), rows, len(trajectory))
     total = torch.zeros(num_trajectories, device=per_step.device)
     return total.index_add(0, trajectory, per_step)
 
@@ -96,7 +96,6 @@ def trajectory_log_pf(gfn: GFlowNet, trajectories: Trajectories) -> torch.Tensor
         env.transition_actions(states, trajectories.actions),
         trajectories.trajectory,
         len(trajectories.length),
-        env.num_actions,
     )
 
 
@@ -147,6 +146,5 @@ def batch_trajectory_balance_loss(
         batch.transitions,
         batch.trajectory,
         len(batch.log_pb),
-        gfn.env.num_actions,
     )
     return trajectory_balance(gfn.log_Z, log_pf, batch.log_reward, batch.log_pb, beta)

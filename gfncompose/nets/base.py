@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import singledispatch
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
-from ..envs.base import Environment
+from ..action_log_probs import AllowedLogProbs, SlotLogProbs
+from ..envs.base import Environment, States
+from ..segments import segment_logsumexp
 
 
 @dataclass
@@ -27,8 +30,21 @@ class Encoding:
     graph: torch.Tensor
 
 
-Pairs = tuple[torch.Tensor, torch.Tensor]
-"""``(rows, actions)``: ``LongTensor[K]`` each, the (state, action) pairs to score."""
+class Pairs(NamedTuple):
+    """``(rows, actions)``: ``LongTensor[K]`` each, the (state, action) pairs to score."""
+
+    rows: torch.Tensor
+    actions: torch.Tensor
+
+
+@singledispatch
+def allowed_actions(env: Environment, states: States) -> Any:
+    """What ``env``'s action readout reads of the allowed actions of ``states`` to normalise
+    over them (:meth:`ActionReadout.log_softmax`): by default the allowed (state, action)
+    :class:`Pairs` of ``env.forward_mask``, ascending; an environment whose readout keeps its
+    own layout registers what that layout needs. A tuple of tensors either way."""
+    rows, actions = env.forward_mask(states).nonzero(as_tuple=True)
+    return Pairs(rows, actions)
 
 
 class ActionReadout(nn.Module):
@@ -50,6 +66,16 @@ class ActionReadout(nn.Module):
         self, encoding: Encoding, cond: torch.Tensor | None = None, pairs: Pairs | None = None
     ) -> torch.Tensor:
         raise NotImplementedError
+
+    def log_softmax(
+        self, encoding: Encoding, allowed: Any, num_actions: int
+    ) -> AllowedLogProbs | SlotLogProbs:
+        """A one-channel readout's log-softmax over each state's allowed actions, as
+        :func:`allowed_actions` gives them (here :class:`Pairs`): only those are scored."""
+        rows, actions = allowed
+        logits = self(encoding, pairs=allowed).squeeze(-1)
+        log_normaliser = segment_logsumexp(logits, rows, len(encoding.graph))
+        return AllowedLogProbs(rows, actions, logits - log_normaliser[rows], num_actions)
 
 
 @singledispatch

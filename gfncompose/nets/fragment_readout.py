@@ -18,9 +18,11 @@ import torch
 from torch import nn
 from torch_geometric.data import Batch
 
-from ..envs.fragments import FragmentEnv
+from ..action_log_probs import SlotLogProbs, slot_log_softmax
+from ..envs.base import States
+from ..envs.fragments import FragmentEnv, SlotMask
 from ..segments import unique_indices
-from .base import ActionReadout, Pairs, build_action_readout, build_trunk
+from .base import ActionReadout, Pairs, allowed_actions, build_action_readout, build_trunk
 from .gnn import GraphActionReadout, GraphEncoding, GraphTrunk
 
 
@@ -104,6 +106,20 @@ class FragmentReadout(GraphActionReadout):
         out[k] = self.attach_scores(node, encoding.slot_node, rows[k], slot, stem)
         return out
 
+    def log_softmax(
+        self, encoding: FragmentEncoding, allowed: SlotMask, num_actions: int
+    ) -> SlotLogProbs:
+        """The one-channel log-softmax over each state's allowed actions, kept by slot: each
+        allowed slot's features meet the whole stem table in one matmul (``[P, hidden] @
+        [hidden, K]``), and no allowed pair is listed (:func:`slot_log_softmax`)."""
+        graph, node = self.features(encoding, None)
+        rows, slots = allowed.slots.nonzero(as_tuple=True)
+        slot_features = self.slot_head(node[encoding.slot_node[rows, slots]])
+        attach = slot_features @ self.stem_embedding.weight.T
+        return slot_log_softmax(
+            self.graph_head(graph), allowed.empty, rows, slots, attach, num_actions
+        )
+
     def attach_scores(
         self,
         node: torch.Tensor,
@@ -168,6 +184,11 @@ def _(env: FragmentEnv, hidden: int, num_layers: int) -> nn.Module:
     return FragmentTrunk(
         featurizer.num_atom_features, featurizer.num_bond_features, hidden, num_layers
     )
+
+
+@allowed_actions.register
+def _(env: FragmentEnv, states: States) -> SlotMask:
+    return env.slot_mask(states)
 
 
 @build_action_readout.register

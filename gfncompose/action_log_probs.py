@@ -1,0 +1,165 @@
+"""A forward policy's ``log P_F`` at the allowed actions of ``B`` states, in two layouts.
+
+The flat action spaces are wide and sparse (a state of the literature's fragment space allows
+~1,900 of its ~12,000 actions), so policies never hand out a dense ``[B, A]`` block to learn
+from or to draw from. :class:`AllowedLogProbs` lists every allowed (state, action) pair;
+:class:`SlotLogProbs` keeps :class:`~gfncompose.envs.FragmentEnv`'s actions by attachment slot,
+one row of stems per allowed slot, without a list of pairs. Both answer the two questions the
+learning code asks: ``at`` (the ``log P_F`` of given pairs, for losses and classifier labels)
+and ``draw`` (one action per state from the explored policy, for sampling).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from .categorical import explore, sample_rows, sample_weighted
+from .segments import row_starts, segment_logsumexp
+
+MASKED = float("-inf")
+"""Log-probability of a forbidden action: masked by ``-inf``, never by multiplying."""
+
+
+class AllowedLogProbs(NamedTuple):
+    """``log P_F`` at every allowed action of ``B`` states, as ragged rows.
+
+    Attributes:
+        rows: ``LongTensor[K]``, the state of each pair, ascending.
+        actions: ``LongTensor[K]``, its allowed action, ascending within a state.
+        log_probs: ``[K]``, ``log P_F(actions[k] | states[rows[k]])`` (``-inf`` where an
+            allowed action has probability 0).
+        num_actions: ``A``, the size of the flat action space.
+    """
+
+    rows: torch.Tensor
+    actions: torch.Tensor
+    log_probs: torch.Tensor
+    num_actions: int
+
+    def at(self, rows: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """``log P_F(actions[k] | states[rows[k]])``: ``[K']``, ``-inf`` for an action its
+        state does not allow (as in the dense ``[B, A]``)."""
+        keys = self.rows * self.num_actions + self.actions
+        query = rows * self.num_actions + actions
+        position = torch.searchsorted(keys, query).clamp_max(len(keys) - 1)
+        return torch.where(keys[position] == query, self.log_probs[position], MASKED)
+
+    def draw(self, epsilon: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One action per state from ``(1-ε) P_F + ε U`` (``U`` uniform over the state's
+        allowed actions), drawn over the allowed actions only: ``LongTensor[B]``."""
+        n = int(self.rows[-1]) + 1  # every state allows some action
+        probs = explore(self.log_probs.double().exp(), self.rows, n, epsilon)
+        return self.actions[sample_rows(probs, self.rows, n, generator)]
+
+
+class SlotLogProbs(NamedTuple):
+    """``log P_F`` at the allowed actions of ``B`` states in
+    :class:`~gfncompose.envs.FragmentEnv`'s layout (place one of ``F`` fragments | attach one
+    of ``K`` stems at one of ``S`` slots | stop), kept by slot.
+
+    A slot that allows attaching allows every stem, so its ``K`` log-probabilities are one
+    row and the ~1,900 allowed pairs of a literature state are never listed: drawing picks a
+    row of ``graph`` or a slot, then a stem.
+
+    Attributes:
+        graph: ``[B, F + 1]``, ``log P_F`` of placing each fragment (columns ``< F``) and of
+            stopping (column ``F``); ``-inf`` exactly where the action is not allowed.
+        rows: ``LongTensor[P]``, the state of each allowed slot, ascending.
+        slots: ``LongTensor[P]``, the slot, ascending within a state.
+        attach: ``[P, K]``, ``log P_F`` of attaching each stem at that slot.
+        num_actions: ``A = F + S·K + 1``.
+    """
+
+    graph: torch.Tensor
+    rows: torch.Tensor
+    slots: torch.Tensor
+    attach: torch.Tensor
+    num_actions: int
+
+    @property
+    def num_fragments(self) -> int:
+        return self.graph.shape[1] - 1
+
+    @property
+    def num_stems(self) -> int:
+        return self.attach.shape[1]
+
+    @property
+    def num_slots(self) -> int:
+        return (self.num_actions - 1 - self.num_fragments) // self.num_stems
+
+    def at(self, rows: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """``log P_F(actions[k] | states[rows[k]])``: ``[K']``, ``-inf`` for an action its
+        state does not allow."""
+        f, k, stop = self.num_fragments, self.num_stems, self.num_actions - 1
+        is_attach = (actions >= f) & (actions < stop)
+        # the row of each (state, slot) in ``attach``; an extra row of -inf for the rest
+        row_of = torch.full((len(self.graph), self.num_slots), len(self.rows), device=rows.device)
+        row_of[self.rows, self.slots] = torch.arange(len(self.rows), device=rows.device)
+        padded = torch.cat([self.attach, self.attach.new_full((1, k), MASKED)])
+        offset = (actions - f).clamp(0, self.num_slots * k - 1)
+        attach = padded[row_of[rows, offset // k], offset % k]
+        graph = self.graph[rows, torch.where(actions < f, actions, f)]
+        return torch.where(is_attach, attach, graph)
+
+    def draw(self, epsilon: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One action per state from ``(1-ε) P_F + ε U`` (``U`` uniform over the state's
+        allowed actions): a column of ``graph`` or a slot, by its total probability, then, for
+        a slot, a stem by its probability within it (exact: the product of the two is the
+        action's). ``LongTensor[B]``."""
+        n, f, k = len(self.graph), self.num_fragments, self.num_stems
+        graph, attach = self.graph.double().exp(), self.attach.double().exp()
+        slots_per_state, first = row_starts(self.rows, n)
+        if epsilon:
+            is_allowed = self.graph > MASKED
+            uniform = epsilon / (is_allowed.sum(1) + k * slots_per_state)
+            graph = (1.0 - epsilon) * graph + uniform[:, None] * is_allowed
+            attach = (1.0 - epsilon) * attach + uniform[self.rows, None]
+        column = torch.arange(len(self.rows), device=self.rows.device) - first[self.rows]
+        choice = graph.new_zeros(n, f + 1 + int(slots_per_state.max()))
+        choice[:, : f + 1] = graph
+        choice[self.rows, f + 1 + column] = attach.sum(1)
+        picked = sample_weighted(choice, generator)
+        actions = torch.where(picked < f, picked, self.num_actions - 1)
+        attaching = (picked > f).nonzero().squeeze(1)
+        slot_row = first[attaching] + picked[attaching] - (f + 1)
+        stem = sample_weighted(attach[slot_row], generator)
+        actions[attaching] = f + self.slots[slot_row] * k + stem
+        return actions
+
+
+def slot_log_softmax(
+    graph: torch.Tensor,
+    empty: torch.Tensor,
+    rows: torch.Tensor,
+    slots: torch.Tensor,
+    attach: torch.Tensor,
+    num_actions: int,
+) -> SlotLogProbs:
+    """The log-softmax of a fragment policy's logits over each state's allowed actions.
+
+    Args:
+        graph: ``[B, F + 1]``, logits of placing each fragment and of stopping.
+        empty: ``BoolTensor[B]``, the state is empty: placing allowed, stopping not (the other
+            way round otherwise).
+        rows, slots: ``LongTensor[P]``, the allowed slots (state ascending, then slot).
+        attach: ``[P, K]``, logits of attaching each stem at each allowed slot.
+        num_actions: ``A``.
+
+    Each state's normaliser is ``log Σ`` over its allowed ``graph`` entries and every row of
+    its slots (one ``logsumexp`` per slot, then per state).
+    """
+    f = graph.shape[1] - 1
+    is_allowed = torch.cat([empty[:, None].expand(-1, f), ~empty[:, None]], dim=1)
+    graph = graph.masked_fill(~is_allowed, MASKED)
+    slot_total = segment_logsumexp(attach.logsumexp(dim=1), rows, len(graph))
+    log_normaliser = torch.logaddexp(graph.logsumexp(dim=1), slot_total)
+    return SlotLogProbs(
+        graph - log_normaliser[:, None],
+        rows,
+        slots,
+        attach - log_normaliser[rows, None],
+        num_actions,
+    )
