@@ -16,16 +16,17 @@ network size (hidden 128, 2 layers), plus its action-space size, the memory a ba
 entries per cache), and base training as a campaign runs it: trajectories/s of steps of
 64 trajectories (sample with ε = 0.05, trajectory balance loss at β = 32 with the QED reward
 and, where the published weights are in ``../shared/data``, the sEH proxy; backward, Adam).
-Today's code works on each state's allowed actions only (the action draw, and the loss's
-log-softmax and its backward); the dense ``[B, A]`` computation it replaced (``dense``) runs
-in the same process, alternated, from the same initial weights and random stream; the action
+Today's code works on each state's allowed actions only, kept by slot (``slots``: the action
+draw, and the loss's log-softmax and its backward); the list of allowed (state, action) pairs
+it replaced (``pairs``) and the dense ``[B, A]`` computation those replaced (``dense``) run in
+the same process, alternated, from the same initial weights and random stream; the action
 draw at 64 states and one loss pass (forward and backward, 64 trajectories) are also timed
-on identical inputs. Classifier training (two untrained bases, 16 trajectories per base and
-step) is timed the same way, the dense variant also reading the bases' posteriors from
-their dense ``[N, A]``. Guided sampling: ``harmonic_mean`` of two untrained bases with the
-action head at batch 1,024 against their plain mixture. When the data folder is absent the
-section says so. Resident set sizes are read from ``/proc/self/statm``; ``peak_rss_mb`` is
-the process's peak.
+on identical inputs; ``speedup``: today's rate over each of the two. Classifier training
+(two untrained bases, 16 trajectories per base and step) is timed the same way, the dense
+variant also reading the bases' posteriors from their dense ``[N, A]``. Guided sampling:
+``harmonic_mean`` of two untrained bases with the action head at batch 1,024 against their
+plain mixture. When the data folder is absent the section says so. Resident set sizes are
+read from ``/proc/self/statm``; ``peak_rss_mb`` is the process's peak.
 
     python benchmarks/envs.py [--device cuda] [--only literature]
 """
@@ -53,15 +54,18 @@ from gfncompose import (
     UniformPolicy,
     categorical,
     classifier_training,
+    policy,
     sampler,
     trajectory_balance,
 )
 from gfncompose.classifier import Classifier
 from gfncompose.composition import Composition, harmonic_mean
-from gfncompose.envs import AtomEnv, FragmentEnv, read_vocabulary
+from gfncompose.envs import AtomEnv, Environment, FragmentEnv, read_vocabulary
+from gfncompose.nets.base import ActionReadout, allowed_actions
+from gfncompose.nets.fragment_readout import FragmentReadout
 from gfncompose.policy import allowed_of
 from gfncompose.rewards import make_reward
-from gfncompose.sampler import draw_actions, sample_terminal, sample_trajectories
+from gfncompose.sampler import sample_terminal, sample_trajectories
 from gfncompose.training import ClassifierConfig, seeded, train_classifier
 from gfncompose.trajectory_balance import trajectory_balance_loss
 
@@ -226,15 +230,20 @@ def dense_base_posteriors(bases, drawn):
 
 
 VARIANTS = {
-    "allowed_only": [],
+    "slots": [],
+    "pairs": [
+        (policy, "allowed_actions", allowed_actions.dispatch(Environment)),
+        (FragmentReadout, "log_softmax", ActionReadout.log_softmax),
+    ],
     "dense": [
         (sampler, "draw_actions", dense_draw),
         (trajectory_balance, "trajectory_log_pf", dense_log_pf),
         (classifier_training, "base_posteriors", dense_base_posteriors),
     ],
 }
-"""Today's code, and the dense computation it replaced: (module, name, function) patched in
-where it is called."""
+"""Today's code (a fragment policy's log-probabilities kept by slot), the allowed (state,
+action) pairs it replaced, and the dense computation those replaced: (module or class, name,
+function) patched in where it is called."""
 
 
 @contextmanager
@@ -246,27 +255,30 @@ def variant(name: str) -> Iterator[None]:
         yield
 
 
-def _ratio(times: dict[str, float], faster_is_larger: bool = False) -> float:
-    """How many times faster today's code is than the dense one."""
-    if faster_is_larger:
-        return round(times["allowed_only"] / times["dense"], 2)
-    return round(times["dense"] / times["allowed_only"], 2)
+def _ratio(times: dict[str, float], faster_is_larger: bool = False) -> dict[str, float]:
+    """How many times faster today's code is than each variant it replaced."""
+    return {
+        f"over_{name}": round(
+            times["slots"] / times[name] if faster_is_larger else times[name] / times["slots"], 2
+        )
+        for name in ("pairs", "dense")
+    }
 
 
 def action_draws(make_env, device: str, repeats: int = 20, **network) -> dict:
     """Milliseconds per action draw for 64 states of the base-training distribution (a policy
-    after its warm-up steps), both variants, same states, same run (best of two turns each)."""
+    after its warm-up steps), every variant, same states, same run (best of two turns each)."""
     env = make_env(device=device)
     with seeded(0):
         gfn = GFlowNet(env, **network).to(device)
     states = sample_trajectories(gfn, 16, TRAINING["epsilon"]).states[:64]
-    draws = {"allowed_only": draw_actions, "dense": dense_draw}
     times: dict[str, list[float]] = {}
-    for name in [*draws] * 2:
+    for name in [*VARIANTS] * 2:
         _sync(device)
         start = time.perf_counter()
-        for _ in range(repeats):
-            draws[name](gfn, states, TRAINING["epsilon"])
+        with variant(name):
+            for _ in range(repeats):
+                sampler.draw_actions(gfn, states, TRAINING["epsilon"])
         _sync(device)
         times.setdefault(name, []).append((time.perf_counter() - start) / repeats * 1e3)
     out = {name: round(min(values), 2) for name, values in times.items()}
@@ -274,22 +286,22 @@ def action_draws(make_env, device: str, repeats: int = 20, **network) -> dict:
 
 
 def loss_pass(make_env, device: str, repeats: int = 5, **network) -> dict:
-    """Milliseconds of ``Σ log P_F`` of 64 trajectories, forward and backward, both variants on
+    """Milliseconds of ``Σ log P_F`` of 64 trajectories, forward and backward, every variant on
     the same batch (best of two turns each, caches warm)."""
     env = make_env(device=device)
     with seeded(0):
         gfn = GFlowNet(env, **network).to(device)
     generator = torch.Generator(device=device).manual_seed(0)
     trajectories = sample_trajectories(gfn, TRAINING["batch_size"], TRAINING["epsilon"], generator)
-    passes = {"allowed_only": trajectory_balance.trajectory_log_pf, "dense": dense_log_pf}
-    passes["allowed_only"](gfn, trajectories).sum().backward()  # warm the caches
+    trajectory_balance.trajectory_log_pf(gfn, trajectories).sum().backward()  # warm the caches
     times: dict[str, list[float]] = {}
-    for name in [*passes] * 2:
+    for name in [*VARIANTS] * 2:
         _sync(device)
         start = time.perf_counter()
-        for _ in range(repeats):
-            gfn.zero_grad()
-            passes[name](gfn, trajectories).sum().backward()
+        with variant(name):
+            for _ in range(repeats):
+                gfn.zero_grad()
+                trajectory_balance.trajectory_log_pf(gfn, trajectories).sum().backward()
         _sync(device)
         times.setdefault(name, []).append((time.perf_counter() - start) / repeats * 1e3)
     out = {name: round(min(values), 1) for name, values in times.items()}
@@ -298,7 +310,7 @@ def loss_pass(make_env, device: str, repeats: int = 5, **network) -> dict:
 
 def base_training(make_env, device: str, **network) -> dict:
     """Trajectories/s of trajectory-balance steps as a campaign's base training runs them, per
-    reward, today's code and the dense one alternated twice in the same run; each run starts
+    reward, every variant alternated twice in the same run; each run starts
     from the same initial weights and random stream on a fresh environment."""
     rewards = {"qed": {}}
     if SEH_WEIGHTS.is_file():
@@ -380,7 +392,7 @@ def untrained_models(env, device: str, **network) -> tuple[dict[str, GFlowNet], 
 def classifier_steps(make_env, device: str, steps: int = 8, **network) -> dict:
     """Trajectories/s of classifier training (two untrained bases of the campaign's size,
     16 trajectories per base and step, the campaign's classifier: hidden 128, 2
-    observations), today's code and the dense one alternated twice, same seeds."""
+    observations), every variant alternated twice, same seeds."""
     runs: dict[str, list[float]] = {}
     for name in [*VARIANTS] * 2:
         bases, classifier = untrained_models(make_env(device=device), device, **network)

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import torch
 
-from .categorical import explore, sample_rows, sample_weighted
+from .categorical import explore, inverse_cdf, sample_rows, uniform_targets
 from .segments import row_starts, segment_logsumexp
 
 MASKED = float("-inf")
@@ -106,9 +106,13 @@ class SlotLogProbs(NamedTuple):
 
     def draw(self, epsilon: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """One action per state from ``(1-ε) P_F + ε U`` (``U`` uniform over the state's
-        allowed actions): a column of ``graph`` or a slot, by its total probability, then, for
-        a slot, a stem by its probability within it (exact: the product of the two is the
-        action's). ``LongTensor[B]``."""
+        allowed actions): ``LongTensor[B]``.
+
+        The inverse CDF of the flat row, in two searches: over ``[place | each allowed slot's
+        total | stop]`` (the flat order), then, for a slot, over its stems, with what is left
+        of the same target. One random number per state, as a draw over the flat row takes,
+        so it draws the same actions from the same stream.
+        """
         n, f, k = len(self.graph), self.num_fragments, self.num_stems
         graph, attach = self.graph.double().exp(), self.attach.double().exp()
         slots_per_state, first = row_starts(self.rows, n)
@@ -117,16 +121,20 @@ class SlotLogProbs(NamedTuple):
             uniform = epsilon / (is_allowed.sum(1) + k * slots_per_state)
             graph = (1.0 - epsilon) * graph + uniform[:, None] * is_allowed
             attach = (1.0 - epsilon) * attach + uniform[self.rows, None]
+        stem_cumulative = attach.cumsum(dim=1)
         column = torch.arange(len(self.rows), device=self.rows.device) - first[self.rows]
-        choice = graph.new_zeros(n, f + 1 + int(slots_per_state.max()))
-        choice[:, : f + 1] = graph
-        choice[self.rows, f + 1 + column] = attach.sum(1)
-        picked = sample_weighted(choice, generator)
+        choice = graph.new_zeros(n, f + int(slots_per_state.max()) + 1)
+        choice[:, :f], choice[:, -1] = graph[:, :f], graph[:, f]
+        choice[self.rows, f + column] = stem_cumulative[:, -1]
+        cumulative = choice.cumsum(dim=1)
+        picked, left = inverse_cdf(cumulative, uniform_targets(cumulative, generator))
         actions = torch.where(picked < f, picked, self.num_actions - 1)
-        attaching = (picked > f).nonzero().squeeze(1)
-        slot_row = first[attaching] + picked[attaching] - (f + 1)
-        stem = sample_weighted(attach[slot_row], generator)
-        actions[attaching] = f + self.slots[slot_row] * k + stem
+        attaching = ((picked >= f) & (picked < choice.shape[1] - 1)).nonzero().squeeze(1)
+        slot_row = first[attaching] + picked[attaching] - f
+        stem, _ = inverse_cdf(stem_cumulative[slot_row], left[attaching])
+        # what is left can round up to the slot's total: stay on its last stem of weight > 0
+        last = k - 1 - (attach[slot_row] > 0).flip(1).to(torch.uint8).argmax(dim=1)
+        actions[attaching] = f + self.slots[slot_row] * k + torch.minimum(stem, last)
         return actions
 
 

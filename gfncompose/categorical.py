@@ -31,10 +31,31 @@ def sample_weighted(
     step). ``generator``: the random stream (``None``: torch's global one).
     """
     cumulative = weights.cumsum(dim=1)
+    index, _ = inverse_cdf(cumulative, uniform_targets(cumulative, generator))
+    return index
+
+
+def uniform_targets(
+    cumulative: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``u · C_A`` per row of running sums ``cumulative`` ``[B, A]``, ``u ~ U[0, 1)`` (one random
+    number per row from ``generator``): ``[B]``, below each row's total ``C_A``."""
     total = cumulative[:, -1:]
     # u ≤ 1 − 2⁻⁵³, so u · total < total after rounding: the search ends at a weight > 0
     u = torch.rand(total.shape, generator=generator, dtype=total.dtype, device=total.device)
-    return torch.searchsorted(cumulative, u * total, right=True).squeeze(1)
+    return (u * total).squeeze(1)
+
+
+def inverse_cdf(
+    cumulative: torch.Tensor, targets: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row of running sums ``cumulative`` ``[B, A]``, the first ``a`` whose ``C_a``
+    exceeds ``targets`` ``[B]`` (``LongTensor[B]``), and how far past ``C_{a-1}`` the target
+    lies (``[B]``, in ``[0, w_a)`` up to rounding): the target of a draw within ``a``'s own
+    weights, which is again uniform there."""
+    index = torch.searchsorted(cumulative, targets[:, None], right=True).squeeze(1)
+    before = cumulative.gather(1, (index - 1).clamp(0, cumulative.shape[1] - 1)[:, None])
+    return index, targets - torch.where(index > 0, before.squeeze(1), 0.0)
 
 
 def sample_rows(

@@ -9,7 +9,7 @@ import math
 import torch
 
 from gfncompose.action_log_probs import MASKED, SlotLogProbs, slot_log_softmax
-from gfncompose.policy import masked_log_softmax
+from gfncompose.policy import allowed_of, masked_log_softmax
 
 # F = 2 fragments, S = 2 slots, K = 3 stems: actions 0-1 place, 2 + 3·slot + stem attach, 8 stop
 F, S, K = 2, 2, 3
@@ -78,6 +78,16 @@ def test_drawn_actions_follow_the_explored_policy_over_every_allowed_action():
     assert chi2 < 39.3
     plain = _tiled(_slot_log_probs(), n).draw(0.0, generator).view(n, 4)
     assert (plain[:, 1] != 3).all() and (plain[:, 3] != 7).all()  # the stems of probability 0
+
+
+def test_it_draws_the_actions_of_the_flat_draw_from_the_same_random_stream():
+    """One random number per state, searched over the flat order (place, slots and their
+    stems, stop): the same actions as the draw over every allowed pair, exploring or not."""
+    n = 5_000
+    flat = allowed_of(PROBS.log().masked_fill(~ALLOWED, MASKED).repeat(n, 1), ALLOWED.repeat(n, 1))
+    for epsilon in (0.0, 0.3):
+        by_slot = _tiled(_slot_log_probs(), n).draw(epsilon, torch.Generator().manual_seed(1))
+        assert torch.equal(by_slot, flat.draw(epsilon, torch.Generator().manual_seed(1)))
 
 
 def test_the_slot_log_softmax_is_the_masked_log_softmax_of_the_dense_logits():
