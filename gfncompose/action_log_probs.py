@@ -11,6 +11,7 @@ and ``draw`` (one action per state from the explored policy, for sampling).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -52,6 +53,21 @@ class AllowedLogProbs(NamedTuple):
         n = int(self.rows[-1]) + 1  # every state allows some action
         probs = explore(self.log_probs.double().exp(), self.rows, n, epsilon)
         return self.actions[sample_rows(probs, self.rows, n, generator)]
+
+    def index(self, states: torch.Tensor) -> AllowedLogProbs:
+        """The rows of ``states`` (``LongTensor[B']``, any order, repeats allowed)."""
+        rows, position = _gather_rows(self.rows, states)
+        return AllowedLogProbs(
+            rows, self.actions[position], self.log_probs[position], self.num_actions
+        )
+
+    def shifted(self, log_weights: torch.Tensor) -> AllowedLogProbs:
+        """``log w_b + log P(a | s_b)`` for ``log_weights`` ``[B]``."""
+        return self._replace(log_probs=self.log_probs + log_weights[self.rows])
+
+    def logaddexp(self, other: AllowedLogProbs) -> AllowedLogProbs:
+        """``log(P + P')`` of two on the same states (the same allowed pairs)."""
+        return self._replace(log_probs=torch.logaddexp(self.log_probs, other.log_probs))
 
 
 class SlotLogProbs(NamedTuple):
@@ -136,6 +152,56 @@ class SlotLogProbs(NamedTuple):
         last = k - 1 - (attach[slot_row] > 0).flip(1).to(torch.uint8).argmax(dim=1)
         actions[attaching] = f + self.slots[slot_row] * k + torch.minimum(stem, last)
         return actions
+
+    def index(self, states: torch.Tensor) -> SlotLogProbs:
+        """The rows of ``states`` (``LongTensor[B']``, any order, repeats allowed)."""
+        rows, position = _gather_rows(self.rows, states)
+        return SlotLogProbs(
+            self.graph[states], rows, self.slots[position], self.attach[position], self.num_actions
+        )
+
+    def shifted(self, log_weights: torch.Tensor) -> SlotLogProbs:
+        """``log w_b + log P(a | s_b)`` for ``log_weights`` ``[B]``."""
+        return self._replace(
+            graph=self.graph + log_weights[:, None],
+            attach=self.attach + log_weights[self.rows, None],
+        )
+
+    def logaddexp(self, other: SlotLogProbs) -> SlotLogProbs:
+        """``log(P + P')`` of two on the same states (the same allowed slots)."""
+        return self._replace(
+            graph=torch.logaddexp(self.graph, other.graph),
+            attach=torch.logaddexp(self.attach, other.attach),
+        )
+
+
+def _gather_rows(rows: torch.Tensor, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For ragged values tagged with ``rows`` (ascending), the values of each of ``states`` in
+    turn: their new rows (``0..B'-1``) and their positions among the old values."""
+    counts = torch.bincount(rows, minlength=int(states.max()) + 1 if len(states) else 0)
+    starts = counts.cumsum(0) - counts
+    taken = counts[states]
+    new_rows = torch.repeat_interleave(torch.arange(len(states), device=rows.device), taken)
+    new_starts = taken.cumsum(0) - taken
+    offset = torch.arange(len(new_rows), device=rows.device) - new_starts[new_rows]
+    return new_rows, starts[states][new_rows] + offset
+
+
+def mixture(
+    parts: Sequence[AllowedLogProbs] | Sequence[SlotLogProbs], log_weights: torch.Tensor
+) -> AllowedLogProbs | SlotLogProbs:
+    """``log Σ_i w_i P_i(a | s)`` of ``m`` policies' log-probabilities on the same ``B`` states
+    (one layout, :class:`AllowedLogProbs` or :class:`SlotLogProbs`), ``log_weights``
+    ``[B, m]``: the same layout."""
+    if len({type(part) for part in parts}) > 1:
+        layouts = ", ".join(type(part).__name__ for part in parts)
+        raise TypeError(
+            f"policies to mix give their log-probabilities in different layouts: {layouts}"
+        )
+    total = parts[0].shifted(log_weights[:, 0])
+    for i in range(1, len(parts)):
+        total = total.logaddexp(parts[i].shifted(log_weights[:, i]))
+    return total
 
 
 def slot_log_softmax(

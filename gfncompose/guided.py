@@ -40,13 +40,14 @@ from typing import Literal, Protocol
 
 import torch
 
-from .action_log_probs import MASKED
+from .action_log_probs import MASKED, AllowedLogProbs, SlotLogProbs, mixture
 from .categorical import sample_actions
 from .composition import Composition, log_likelihood_bound
 from .envs.base import States
 from .errors import UserError
 from .memo import StatesMemo
 from .policy import Policy
+from .segments import segment_logsumexp
 
 GuidanceMode = Literal["successors", "action_head"]
 GUIDANCE_MODES: tuple[GuidanceMode, ...] = typing.get_args(GuidanceMode)
@@ -155,11 +156,11 @@ class GuidedPolicy:
         m = len(self.bases)
         return torch.full((n, m), -math.log(m), device=self.env.device)
 
-    def base_log_probs(self, states: States) -> list[torch.Tensor]:
-        """``log P_F^i(a | s)`` of each base: ``m`` tensors ``[B, A]`` (computed once per
-        batch of states within :meth:`sample_step`)."""
+    def base_log_probs(self, states: States) -> list[AllowedLogProbs | SlotLogProbs]:
+        """``log P_F^i(a | s)`` of each base at the allowed actions (computed once per batch of
+        states within :meth:`sample_step`)."""
         return self._base_log_probs.get(
-            states, lambda: [base.log_probs(states) for base in self.bases]
+            states, lambda: [base.allowed_log_probs(states) for base in self.bases]
         )
 
     def next_context(
@@ -167,29 +168,25 @@ class GuidedPolicy:
     ) -> torch.Tensor:
         """``log w`` after ``actions``: ``log_softmax(log w + log P_F^i(s' | s))``, ``[B, m]``.
 
-        Transition probabilities (``env.log_transition``: every action reaching the same
-        child counts), so ``w`` is the posterior given the states visited.
+        Transition probabilities (every action reaching the same child counts, from
+        ``env.transition_actions``), so ``w`` is the posterior given the states visited.
         """
+        rows, same = self.env.transition_actions(states, actions)
         log_step = [
-            self.env.log_transition(states, log_pf, actions)
+            segment_logsumexp(log_pf.at(rows, same), rows, len(actions))
             for log_pf in self.base_log_probs(states)
         ]
         return torch.log_softmax(context + torch.stack(log_step, dim=1), dim=1)
 
     def _log_joint(self, states: States, context: torch.Tensor) -> torch.Tensor:
-        """``log w_i + log P_F^i(a | s)``: ``[B, A, m]``."""
+        """``log w_i + log P_F^i(a | s)``, dense: ``[B, A, m]``."""
         return torch.stack(
-            [w[:, None] + lp for w, lp in zip(context.T, self.base_log_probs(states), strict=True)],
+            [
+                w[:, None] + base.log_probs(states)
+                for w, base in zip(context.T, self.bases, strict=True)
+            ],
             dim=2,
         )
-
-    def _log_mixture(self, states: States, context: torch.Tensor) -> torch.Tensor:
-        """``log Σ_i w_i P_F^i(a | s)``, the path mixture: ``[B, A]``."""
-        log_pf = self.base_log_probs(states)
-        log_mix = context[:, :1] + log_pf[0]
-        for i in range(1, len(log_pf)):  # 4x faster than logsumexp over a stack
-            log_mix = torch.logaddexp(log_mix, context[:, i, None] + log_pf[i])
-        return log_mix
 
     def log_Q_pairs(
         self, states: States, rows: torch.Tensor, actions: torch.Tensor
@@ -232,9 +229,10 @@ class GuidedPolicy:
     def log_probs(self, states: States, context: torch.Tensor) -> torch.Tensor:
         """``log P̃(a | τ)`` given ``log w(τ)`` ``[B, m]``: ``[B, A]``, renormalised over
         allowed actions."""
+        log_joint = self._log_joint(states, context)
         if not self.composition.y:
-            return self._log_mixture(states, context)
-        return self._guide(self._log_joint(states, context), self.log_guidance(states))
+            return torch.logsumexp(log_joint, dim=2)
+        return self._guide(log_joint, self.log_guidance(states))
 
     @staticmethod
     def _guide(log_joint: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
@@ -270,14 +268,12 @@ class GuidedPolicy:
     def _sample_actions(
         self, states: States, context: torch.Tensor, generator: torch.Generator | None
     ) -> torch.Tensor:
-        log_mix = self._log_mixture(states, context)
-        num_states = len(log_mix)
+        log_pf = self.base_log_probs(states)
+        log_mix = mixture(log_pf, context)
+        num_states, num_actions, device = len(context), self.env.num_actions, context.device
         self.stats.decisions += num_states
         if not self.composition.y:
-            return sample_actions(log_mix, generator)
-        log_pf = self.base_log_probs(states)
-        device, num_actions = log_mix.device, log_mix.shape[1]
-        cdf = log_mix.double().exp_().cumsum_(1)  # rows: the undecided states, ``pending``
+            return log_mix.draw(0.0, generator)
         chosen = torch.full((num_states,), -1, dtype=torch.long, device=device)
         pending = torch.arange(num_states, device=device)
         # Q_i depends on (s, a) only, not on the path: equal states (all of them at s0)
@@ -288,14 +284,10 @@ class GuidedPolicy:
         representative = torch.empty(len(index), dtype=torch.long, device=device)
         representative[state_id] = pending
         for k in PROPOSAL_ROUNDS:
-            u = torch.rand(len(pending), k, dtype=torch.float64, device=device, generator=generator)
-            proposed = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)
-            proposed = proposed.clamp_(max=num_actions - 1)
-            rows = pending[:, None].expand_as(proposed)
-            # a uniform can round up to the total and land past the last allowed action
-            allowed = log_mix[rows, proposed] > MASKED
+            rows = pending.repeat_interleave(k)
+            proposed = log_mix.index(rows).draw(0.0, generator)
             pair, inverse = torch.unique(
-                (state_id[rows] * num_actions + proposed)[allowed], return_inverse=True
+                state_id[rows] * num_actions + proposed, return_inverse=True
             )
             self.stats.proposals += len(pair)
             scores = self.log_Q_pairs(
@@ -303,31 +295,27 @@ class GuidedPolicy:
             )
             if (scores > self.log_bound + BOUND_SLACK).any():
                 raise AssertionError(f"Q above its bound {self.log_bound:.4g}: law not exact")
-            rows, proposed = rows[allowed], proposed[allowed]
             # P(i | a, τ) = w_i P_F^i(a | s) / Σ_j w_j P_F^j(a | s)
             log_posterior = (
                 torch.stack(
-                    [context[rows, i] + lp[rows, proposed] for i, lp in enumerate(log_pf)], dim=1
+                    [context[rows, i] + lp.at(rows, proposed) for i, lp in enumerate(log_pf)], dim=1
                 )
-                - log_mix[rows, proposed, None]
+                - log_mix.at(rows, proposed)[:, None]
             )
-            log_accept = torch.full(allowed.shape, MASKED, device=device)
-            log_accept[allowed] = torch.logsumexp(log_posterior + scores[inverse], dim=1)
-            uniform = torch.rand(allowed.shape, device=device, generator=generator)
+            log_accept = torch.logsumexp(log_posterior + scores[inverse], dim=1).view(-1, k)
+            uniform = torch.rand(log_accept.shape, device=device, generator=generator)
             accept = uniform.log() < log_accept - self.log_bound
             decided = accept.any(1)
             first = accept.to(torch.uint8).argmax(1)
-            all_proposed = torch.full(allowed.shape, -1, dtype=torch.long, device=device)
-            all_proposed[allowed] = proposed
-            chosen[pending[decided]] = all_proposed[decided, first[decided]]
-            pending, cdf = pending[~decided], cdf[~decided]
+            chosen[pending[decided]] = proposed.view(-1, k)[decided, first[decided]]
+            pending = pending[~decided]
             if not len(pending):
                 return chosen
         self.stats.dense += len(pending)
         distinct, inverse = torch.unique(state_id[pending], return_inverse=True)
-        log_q = self.log_guidance(self.env.index(states, representative[distinct]))[inverse]
-        log_joint = torch.stack(
-            [context[pending, i, None] + lp[pending] for i, lp in enumerate(log_pf)], 2
-        )
+        undecided = self.env.index(states, representative[distinct])
+        log_joint = self._log_joint(undecided, torch.zeros_like(context[: len(distinct)]))
+        log_joint = log_joint[inverse] + context[pending, None, :]
+        log_q = self.log_guidance(undecided)[inverse]
         chosen[pending] = sample_actions(self._guide(log_joint, log_q), generator)
         return chosen

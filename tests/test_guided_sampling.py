@@ -33,7 +33,7 @@ def assert_draws_follow(policy, states, draws_per_state: int):
         se = (probs * (1 - probs) / draws_per_state).sqrt()
         assert ((freq - probs).abs() <= 5 * se + 1e-3).all()
         log_joint = torch.stack(
-            [context[0, i] + lp[0] for i, lp in enumerate(policy.base_log_probs(state))], dim=1
+            [context[0, i] + base.log_probs(state)[0] for i, base in enumerate(policy.bases)], dim=1
         )
         log_q = torch.logsumexp(log_joint + policy.log_guidance(state)[0], 1)
         log_q = (log_q - torch.logsumexp(log_joint, 1)).double()

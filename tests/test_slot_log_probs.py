@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
-from gfncompose.action_log_probs import MASKED, SlotLogProbs, slot_log_softmax
+from gfncompose.action_log_probs import MASKED, SlotLogProbs, mixture, slot_log_softmax
 from gfncompose.policy import allowed_of, masked_log_softmax
 
 # F = 2 fragments, S = 2 slots, K = 3 stems: actions 0-1 place, 2 + 3·slot + stem attach, 8 stop
@@ -34,8 +35,9 @@ ALLOWED = torch.tensor(
 )
 
 
-def _slot_log_probs() -> SlotLogProbs:
-    log_p = PROBS.log().masked_fill(~ALLOWED, MASKED)
+def _slot_log_probs(probs: torch.Tensor = PROBS) -> SlotLogProbs:
+    """``probs`` ``[4, A]`` (allowed where ``ALLOWED``) kept by slot."""
+    log_p = probs.log().masked_fill(~ALLOWED, MASKED)
     rows, slots = torch.tensor([1, 1, 3]), torch.tensor([0, 1, 1])
     attach = log_p[:, F : F + S * K].view(-1, S, K)[rows, slots]
     graph = torch.cat([log_p[:, :F], log_p[:, -1:]], dim=1)
@@ -106,3 +108,27 @@ def test_the_slot_log_softmax_is_the_masked_log_softmax_of_the_dense_logits():
     every = allowed.at(torch.arange(4).repeat_interleave(A), torch.arange(A).repeat(4))
     torch.testing.assert_close(every.view(4, A), masked_log_softmax(logits, ALLOWED))
     assert math.isclose(float(every.exp().sum()), 4.0, rel_tol=1e-12)
+
+
+def _every_entry(allowed, n: int) -> torch.Tensor:
+    """The dense ``[n, A]`` of log-probabilities of ``n`` states, read pair by pair."""
+    return allowed.at(torch.arange(n).repeat_interleave(A), torch.arange(A).repeat(n)).view(n, A)
+
+
+def test_picking_states_and_mixing_keep_both_layouts_equal_to_the_dense_rows():
+    """``index`` (any order, repeats) picks each state's row; ``mixture`` of two policies with
+    per-state weights is ``log Σ_i w_i P_i`` of the dense rows, kept by slot or by pair."""
+    generator = torch.Generator().manual_seed(0)
+    other = masked_log_softmax(torch.randn(4, A, generator=generator), ALLOWED).double().exp()
+    log_w = torch.log_softmax(torch.randn(4, 2, generator=generator, dtype=torch.float64), 1)
+    expected = torch.logsumexp(
+        torch.stack([log_w[:, 0, None] + PROBS.log(), log_w[:, 1, None] + other.log()]), 0
+    ).masked_fill(~ALLOWED, MASKED)
+    picked = torch.tensor([3, 0, 3, 2, 1])
+    by_pair = [allowed_of(p.log().masked_fill(~ALLOWED, MASKED), ALLOWED) for p in (PROBS, other)]
+    for parts in ([_slot_log_probs(), _slot_log_probs(other)], by_pair):
+        mixed = mixture(parts, log_w)
+        torch.testing.assert_close(_every_entry(mixed, 4), expected)
+        torch.testing.assert_close(_every_entry(mixed.index(picked), 5), expected[picked])
+    with pytest.raises(TypeError, match="different layouts: SlotLogProbs, AllowedLogProbs"):
+        mixture([_slot_log_probs(), by_pair[1]], log_w)
