@@ -47,12 +47,18 @@ class AllowedLogProbs(NamedTuple):
         position = torch.searchsorted(keys, query).clamp_max(len(keys) - 1)
         return torch.where(keys[position] == query, self.log_probs[position], MASKED)
 
-    def draw(self, epsilon: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One action per state from ``(1-ε) P_F + ε U`` (``U`` uniform over the state's
-        allowed actions), drawn over the allowed actions only: ``LongTensor[B]``."""
+    def draw(
+        self,
+        epsilon: float = 0.0,
+        samples: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``samples`` independent actions per state from ``(1-ε) P_F + ε U`` (``U`` uniform
+        over the state's allowed actions), drawn over the allowed actions only:
+        ``LongTensor[B, samples]``."""
         n = int(self.rows[-1]) + 1  # every state allows some action
         probs = explore(self.log_probs.double().exp(), self.rows, n, epsilon)
-        return self.actions[sample_rows(probs, self.rows, n, generator)]
+        return self.actions[sample_rows(probs, self.rows, n, samples, generator)]
 
     def index(self, states: torch.Tensor) -> AllowedLogProbs:
         """The rows of ``states`` (``LongTensor[B']``, any order, repeats allowed)."""
@@ -120,13 +126,18 @@ class SlotLogProbs(NamedTuple):
         graph = self.graph[rows, torch.where(actions < f, actions, f)]
         return torch.where(is_attach, attach, graph)
 
-    def draw(self, epsilon: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One action per state from ``(1-ε) P_F + ε U`` (``U`` uniform over the state's
-        allowed actions): ``LongTensor[B]``.
+    def draw(
+        self,
+        epsilon: float = 0.0,
+        samples: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """``samples`` independent actions per state from ``(1-ε) P_F + ε U`` (``U`` uniform
+        over the state's allowed actions): ``LongTensor[B, samples]``.
 
         The inverse CDF of the flat row, in two searches: over ``[place | each allowed slot's
         total | stop]`` (the flat order), then, for a slot, over its stems, with what is left
-        of the same target. One random number per state, as a draw over the flat row takes,
+        of the same target. One random number per action, as a draw over the flat row takes,
         so it draws the same actions from the same stream.
         """
         n, f, k = len(self.graph), self.num_fragments, self.num_stems
@@ -143,14 +154,14 @@ class SlotLogProbs(NamedTuple):
         choice[:, :f], choice[:, -1] = graph[:, :f], graph[:, f]
         choice[self.rows, f + column] = stem_cumulative[:, -1]
         cumulative = choice.cumsum(dim=1)
-        picked, left = inverse_cdf(cumulative, uniform_targets(cumulative, generator))
+        picked, left = inverse_cdf(cumulative, uniform_targets(cumulative, samples, generator))
         actions = torch.where(picked < f, picked, self.num_actions - 1)
-        attaching = ((picked >= f) & (picked < choice.shape[1] - 1)).nonzero().squeeze(1)
-        slot_row = first[attaching] + picked[attaching] - f
-        stem, _ = inverse_cdf(stem_cumulative[slot_row], left[attaching])
+        state, sample = ((picked >= f) & (picked < choice.shape[1] - 1)).nonzero(as_tuple=True)
+        slot_row = first[state] + picked[state, sample] - f
+        stem, _ = inverse_cdf(stem_cumulative[slot_row], left[state, sample, None])
         # what is left can round up to the slot's total: stay on its last stem of weight > 0
         last = k - 1 - (attach[slot_row] > 0).flip(1).to(torch.uint8).argmax(dim=1)
-        actions[attaching] = f + self.slots[slot_row] * k + torch.minimum(stem, last)
+        actions[state, sample] = f + self.slots[slot_row] * k + torch.minimum(stem[:, 0], last)
         return actions
 
     def index(self, states: torch.Tensor) -> SlotLogProbs:

@@ -31,52 +31,57 @@ def sample_weighted(
     step). ``generator``: the random stream (``None``: torch's global one).
     """
     cumulative = weights.cumsum(dim=1)
-    index, _ = inverse_cdf(cumulative, uniform_targets(cumulative, generator))
-    return index
+    index, _ = inverse_cdf(cumulative, uniform_targets(cumulative, 1, generator))
+    return index.squeeze(1)
 
 
 def uniform_targets(
-    cumulative: torch.Tensor, generator: torch.Generator | None = None
+    cumulative: torch.Tensor, samples: int, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """``u · C_A`` per row of running sums ``cumulative`` ``[B, A]``, ``u ~ U[0, 1)`` (one random
-    number per row from ``generator``): ``[B]``, below each row's total ``C_A``."""
+    """``u · C_A`` per row of running sums ``cumulative`` ``[B, A]`` and sample, ``u ~ U[0, 1)``
+    (``samples`` random numbers per row from ``generator``): ``[B, samples]``, each below its
+    row's total ``C_A``."""
     total = cumulative[:, -1:]
     # u ≤ 1 − 2⁻⁵³, so u · total < total after rounding: the search ends at a weight > 0
-    u = torch.rand(total.shape, generator=generator, dtype=total.dtype, device=total.device)
-    return (u * total).squeeze(1)
+    u = torch.rand(len(total), samples, generator=generator, dtype=total.dtype, device=total.device)
+    return u * total
 
 
 def inverse_cdf(
     cumulative: torch.Tensor, targets: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per row of running sums ``cumulative`` ``[B, A]``, the first ``a`` whose ``C_a``
-    exceeds ``targets`` ``[B]`` (``LongTensor[B]``), and how far past ``C_{a-1}`` the target
-    lies (``[B]``, in ``[0, w_a)`` up to rounding): the target of a draw within ``a``'s own
-    weights, which is again uniform there."""
-    index = torch.searchsorted(cumulative, targets[:, None], right=True).squeeze(1)
-    before = cumulative.gather(1, (index - 1).clamp(0, cumulative.shape[1] - 1)[:, None])
-    return index, targets - torch.where(index > 0, before.squeeze(1), 0.0)
+    exceeds each of the row's ``targets`` ``[B, k]`` (``LongTensor[B, k]``), and how far past
+    ``C_{a-1}`` the target lies (``[B, k]``, in ``[0, w_a)`` up to rounding): the target of a
+    draw within ``a``'s own weights, which is again uniform there."""
+    index = torch.searchsorted(cumulative, targets, right=True)
+    before = cumulative.gather(1, (index - 1).clamp(0, cumulative.shape[1] - 1))
+    return index, targets - torch.where(index > 0, before, 0.0)
 
 
 def sample_rows(
     weights: torch.Tensor,
     rows: torch.Tensor,
     n: int,
+    samples: int = 1,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """For each of ``n`` rows, one position ``k`` among its values, drawn with probability
-    proportional to ``weights[k]``: ``LongTensor[n]`` into ``[K]``.
+    """For each of ``n`` rows, ``samples`` independent positions ``k`` among its values, each
+    drawn with probability proportional to ``weights[k]``: ``LongTensor[n, samples]`` into
+    ``[K]``.
 
     ``weights``: ``[K]`` float64, ``≥ 0``, some ``> 0`` in every row; ``rows``: ``LongTensor[K]``
     ascending. The rows are laid out as a zero-padded table as wide as the longest row and
-    drawn by :func:`sample_weighted` (exact): on the literature's fragment space that table is
-    a few hundred columns wide where the dense action space has ~12,000.
+    drawn by inverse CDF as in :func:`sample_weighted` (exact): on the literature's fragment
+    space that table is a few hundred columns wide where the dense action space has ~12,000.
     """
     counts, starts = row_starts(rows, n)
     column = torch.arange(len(rows), device=rows.device) - starts[rows]
     table = weights.new_zeros(n, int(counts.max()))
     table[rows, column] = weights
-    return starts + sample_weighted(table, generator)
+    cumulative = table.cumsum(dim=1)
+    index, _ = inverse_cdf(cumulative, uniform_targets(cumulative, samples, generator))
+    return starts[:, None] + index
 
 
 def sample_actions(

@@ -273,7 +273,7 @@ class GuidedPolicy:
         num_states, num_actions, device = len(context), self.env.num_actions, context.device
         self.stats.decisions += num_states
         if not self.composition.y:
-            return log_mix.draw(0.0, generator)
+            return log_mix.draw(generator=generator)[:, 0]
         chosen = torch.full((num_states,), -1, dtype=torch.long, device=device)
         pending = torch.arange(num_states, device=device)
         # Q_i depends on (s, a) only, not on the path: equal states (all of them at s0)
@@ -285,7 +285,7 @@ class GuidedPolicy:
         representative[state_id] = pending
         for k in PROPOSAL_ROUNDS:
             rows = pending.repeat_interleave(k)
-            proposed = log_mix.index(rows).draw(0.0, generator)
+            proposed = log_mix.index(pending).draw(samples=k, generator=generator).flatten()
             pair, inverse = torch.unique(
                 state_id[rows] * num_actions + proposed, return_inverse=True
             )

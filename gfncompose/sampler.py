@@ -97,7 +97,7 @@ def draw_actions(
     drawn over each state's allowed actions only, and the policy's own log-probabilities it
     was drawn from (:mod:`~gfncompose.action_log_probs`)."""
     allowed = policy.allowed_log_probs(states)
-    return allowed.draw(epsilon, generator), allowed
+    return allowed.draw(epsilon, generator=generator)[:, 0], allowed
 
 
 def taken_and_stop(

@@ -44,19 +44,6 @@ def _slot_log_probs(probs: torch.Tensor = PROBS) -> SlotLogProbs:
     return SlotLogProbs(graph, rows, slots, attach, A)
 
 
-def _tiled(allowed: SlotLogProbs, n: int) -> SlotLogProbs:
-    """``n`` copies of ``allowed``'s states, end to end."""
-    b = len(allowed.graph)
-    rows = (allowed.rows[None, :] + b * torch.arange(n)[:, None]).flatten()
-    return SlotLogProbs(
-        allowed.graph.repeat(n, 1),
-        rows,
-        allowed.slots.repeat(n),
-        allowed.attach.repeat(n, 1),
-        allowed.num_actions,
-    )
-
-
 def test_looking_up_any_pair_gives_the_dense_row_and_minus_infinity_where_forbidden():
     rows = torch.arange(4).repeat_interleave(A)
     actions = torch.arange(A).repeat(4)
@@ -71,25 +58,25 @@ def test_drawn_actions_follow_the_explored_policy_over_every_allowed_action():
     39.3 is the 0.999 quantile); an action of probability 0 is drawn only by exploring."""
     n, epsilon = 50_000, 0.3
     generator = torch.Generator().manual_seed(0)
-    drawn = _tiled(_slot_log_probs(), n).draw(epsilon, generator).view(n, 4)
-    counts = torch.stack([torch.bincount(drawn[:, b], minlength=A) for b in range(4)]).double()
+    drawn = _slot_log_probs().draw(epsilon, n, generator)
+    counts = torch.stack([torch.bincount(row, minlength=A) for row in drawn]).double()
     uniform = ALLOWED / ALLOWED.sum(dim=1, keepdim=True)
     expected = n * ((1 - epsilon) * PROBS + epsilon * uniform)
     assert counts[~ALLOWED].sum() == 0
     chi2 = ((counts[ALLOWED] - expected[ALLOWED]) ** 2 / expected[ALLOWED]).sum()
     assert chi2 < 39.3
-    plain = _tiled(_slot_log_probs(), n).draw(0.0, generator).view(n, 4)
-    assert (plain[:, 1] != 3).all() and (plain[:, 3] != 7).all()  # the stems of probability 0
+    plain = _slot_log_probs().draw(0.0, n, generator)
+    assert (plain[1] != 3).all() and (plain[3] != 7).all()  # the stems of probability 0
 
 
 def test_it_draws_the_actions_of_the_flat_draw_from_the_same_random_stream():
-    """One random number per state, searched over the flat order (place, slots and their
+    """One random number per action, searched over the flat order (place, slots and their
     stems, stop): the same actions as the draw over every allowed pair, exploring or not."""
-    n = 5_000
-    flat = allowed_of(PROBS.log().masked_fill(~ALLOWED, MASKED).repeat(n, 1), ALLOWED.repeat(n, 1))
+    flat = allowed_of(PROBS.log().masked_fill(~ALLOWED, MASKED), ALLOWED)
     for epsilon in (0.0, 0.3):
-        by_slot = _tiled(_slot_log_probs(), n).draw(epsilon, torch.Generator().manual_seed(1))
-        assert torch.equal(by_slot, flat.draw(epsilon, torch.Generator().manual_seed(1)))
+        by_slot = _slot_log_probs().draw(epsilon, 5_000, torch.Generator().manual_seed(1))
+        by_pair = flat.draw(epsilon, 5_000, torch.Generator().manual_seed(1))
+        assert torch.equal(by_slot, by_pair)
 
 
 def test_the_slot_log_softmax_is_the_masked_log_softmax_of_the_dense_logits():
