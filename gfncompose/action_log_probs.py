@@ -6,7 +6,7 @@ from or to draw from. :class:`AllowedLogProbs` lists every allowed (state, actio
 :class:`SlotLogProbs` keeps :class:`~gfncompose.envs.FragmentEnv`'s actions by attachment slot,
 one row of stems per allowed slot, without a list of pairs. Both answer the two questions the
 learning code asks: ``at`` (the ``log P_F`` of given pairs, for losses and classifier labels)
-and ``draw`` (one action per state from the explored policy, for sampling).
+and ``draw`` (actions per state from the explored policy, for sampling).
 """
 
 from __future__ import annotations
