@@ -39,6 +39,11 @@ class AllowedLogProbs(NamedTuple):
     log_probs: torch.Tensor
     num_actions: int
 
+    @property
+    def num_states(self) -> int:
+        """``B``: every state allows some action, so the last row is the last state."""
+        return int(self.rows[-1]) + 1
+
     def at(self, rows: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """``log P_F(actions[k] | states[rows[k]])``: ``[K']``, ``-inf`` for an action its
         state does not allow (as in the dense ``[B, A]``)."""
@@ -56,13 +61,13 @@ class AllowedLogProbs(NamedTuple):
         """``samples`` independent actions per state from ``(1-ε) P_F + ε U`` (``U`` uniform
         over the state's allowed actions), drawn over the allowed actions only:
         ``LongTensor[B, samples]``."""
-        n = int(self.rows[-1]) + 1  # every state allows some action
+        n = self.num_states
         probs = explore(self.log_probs.double().exp(), self.rows, n, epsilon)
         return self.actions[sample_rows(probs, self.rows, n, samples, generator)]
 
     def index(self, states: torch.Tensor) -> AllowedLogProbs:
         """The rows of ``states`` (``LongTensor[B']``, any order, repeats allowed)."""
-        rows, position = _gather_rows(self.rows, states)
+        rows, position = _gather_rows(self.rows, self.num_states, states)
         return AllowedLogProbs(
             rows, self.actions[position], self.log_probs[position], self.num_actions
         )
@@ -166,7 +171,7 @@ class SlotLogProbs(NamedTuple):
 
     def index(self, states: torch.Tensor) -> SlotLogProbs:
         """The rows of ``states`` (``LongTensor[B']``, any order, repeats allowed)."""
-        rows, position = _gather_rows(self.rows, states)
+        rows, position = _gather_rows(self.rows, len(self.graph), states)
         return SlotLogProbs(
             self.graph[states], rows, self.slots[position], self.attach[position], self.num_actions
         )
@@ -186,14 +191,16 @@ class SlotLogProbs(NamedTuple):
         )
 
 
-def _gather_rows(rows: torch.Tensor, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """For ragged values tagged with ``rows`` (ascending), the values of each of ``states`` in
-    turn: their new rows (``0..B'-1``) and their positions among the old values."""
-    counts = torch.bincount(rows, minlength=int(states.max()) + 1 if len(states) else 0)
-    starts = counts.cumsum(0) - counts
-    taken = counts[states]
-    new_rows = torch.repeat_interleave(torch.arange(len(states), device=rows.device), taken)
-    new_starts = taken.cumsum(0) - taken
+def _gather_rows(
+    rows: torch.Tensor, n: int, states: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For ragged values tagged with ``rows`` (ascending, in ``0..n-1``), the values of each of
+    ``states`` in turn: their new rows (``0..B'-1``) and their positions among the old values."""
+    counts, starts = row_starts(rows, n)
+    new_rows = torch.repeat_interleave(
+        torch.arange(len(states), device=rows.device), counts[states]
+    )
+    _, new_starts = row_starts(new_rows, len(states))
     offset = torch.arange(len(new_rows), device=rows.device) - new_starts[new_rows]
     return new_rows, starts[states][new_rows] + offset
 
@@ -248,3 +255,13 @@ def slot_log_softmax(
         attach - log_normaliser[rows, None],
         num_actions,
     )
+
+
+def transition_log_probs(
+    log_pf: AllowedLogProbs | SlotLogProbs, transitions: tuple[torch.Tensor, torch.Tensor], n: int
+) -> torch.Tensor:
+    """``log P_F(s' | s)`` of ``n`` steps: the log-sum of ``log_pf`` over the actions that make
+    each step's child, ``transitions`` (``env.transition_actions``: rows into the steps and
+    their actions, ``LongTensor[K]`` each), ``[n]``."""
+    rows, actions = transitions
+    return segment_logsumexp(log_pf.at(rows, actions), rows, n)

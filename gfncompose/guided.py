@@ -40,14 +40,19 @@ from typing import Literal, Protocol
 
 import torch
 
-from .action_log_probs import MASKED, AllowedLogProbs, SlotLogProbs, mixture
+from .action_log_probs import (
+    MASKED,
+    AllowedLogProbs,
+    SlotLogProbs,
+    mixture,
+    transition_log_probs,
+)
 from .categorical import sample_actions
 from .composition import Composition, log_likelihood_bound
 from .envs.base import States
 from .errors import UserError
 from .memo import StatesMemo
 from .policy import Policy
-from .segments import segment_logsumexp
 
 GuidanceMode = Literal["successors", "action_head"]
 GUIDANCE_MODES: tuple[GuidanceMode, ...] = typing.get_args(GuidanceMode)
@@ -171,22 +176,21 @@ class GuidedPolicy:
         Transition probabilities (every action reaching the same child counts, from
         ``env.transition_actions``), so ``w`` is the posterior given the states visited.
         """
-        rows, same = self.env.transition_actions(states, actions)
+        transitions = self.env.transition_actions(states, actions)
         log_step = [
-            segment_logsumexp(log_pf.at(rows, same), rows, len(actions))
+            transition_log_probs(log_pf, transitions, len(actions))
             for log_pf in self.base_log_probs(states)
         ]
         return torch.log_softmax(context + torch.stack(log_step, dim=1), dim=1)
 
-    def _log_joint(self, states: States, context: torch.Tensor) -> torch.Tensor:
-        """``log w_i + log P_F^i(a | s)``, dense: ``[B, A, m]``."""
-        return torch.stack(
-            [
-                w[:, None] + base.log_probs(states)
-                for w, base in zip(context.T, self.bases, strict=True)
-            ],
-            dim=2,
-        )
+    def _dense_base_log_probs(self, states: States) -> list[torch.Tensor]:
+        """``log P_F^i(a | s)`` of each base, dense: ``m`` tensors ``[B, A]``."""
+        return [base.log_probs(states) for base in self.bases]
+
+    @staticmethod
+    def _log_joint(log_pf: list[torch.Tensor], context: torch.Tensor) -> torch.Tensor:
+        """``log w_i + log P_F^i(a | s)`` from each base's dense ``[B, A]``: ``[B, A, m]``."""
+        return torch.stack([w[:, None] + lp for w, lp in zip(context.T, log_pf, strict=True)], 2)
 
     def log_Q_pairs(
         self, states: States, rows: torch.Tensor, actions: torch.Tensor
@@ -229,7 +233,7 @@ class GuidedPolicy:
     def log_probs(self, states: States, context: torch.Tensor) -> torch.Tensor:
         """``log P̃(a | τ)`` given ``log w(τ)`` ``[B, m]``: ``[B, A]``, renormalised over
         allowed actions."""
-        log_joint = self._log_joint(states, context)
+        log_joint = self._log_joint(self._dense_base_log_probs(states), context)
         if not self.composition.y:
             return torch.logsumexp(log_joint, dim=2)
         return self._guide(log_joint, self.log_guidance(states))
@@ -314,8 +318,8 @@ class GuidedPolicy:
         self.stats.dense += len(pending)
         distinct, inverse = torch.unique(state_id[pending], return_inverse=True)
         undecided = self.env.index(states, representative[distinct])
-        log_joint = self._log_joint(undecided, torch.zeros_like(context[: len(distinct)]))
-        log_joint = log_joint[inverse] + context[pending, None, :]
+        log_pf = [lp[inverse] for lp in self._dense_base_log_probs(undecided)]
+        log_joint = self._log_joint(log_pf, context[pending])
         log_q = self.log_guidance(undecided)[inverse]
         chosen[pending] = sample_actions(self._guide(log_joint, log_q), generator)
         return chosen

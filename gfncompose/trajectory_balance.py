@@ -18,12 +18,11 @@ from typing import NamedTuple
 
 import torch
 
-from .action_log_probs import AllowedLogProbs, SlotLogProbs
+from .action_log_probs import AllowedLogProbs, SlotLogProbs, transition_log_probs
 from .envs.base import Environment, States
 from .nets.base import Pairs
 from .policy import GFlowNet, PolicyInputs, policy_inputs
 from .sampler import Trajectories
-from .segments import segment_logsumexp
 
 LogReward = Callable[[States], torch.Tensor]
 """Maps ``B`` terminal objects to ``log R(x)``: ``[B]``."""
@@ -81,8 +80,7 @@ def sum_log_pf(
 ) -> torch.Tensor:
     """``Σ_t log P_F(s_{t+1} | s_t)`` per trajectory, ``[B]``: each step's transition sums the
     actions that make its child (``transitions``), looked up in ``allowed``."""
-    rows, actions = transitions
-    per_step = segment_logsumexp(allowed.at(rows, actions), rows, len(trajectory))
+    per_step = transition_log_probs(allowed, transitions, len(trajectory))
     total = torch.zeros(num_trajectories, device=per_step.device)
     return total.index_add(0, trajectory, per_step)
 
