@@ -114,11 +114,17 @@ class FragmentReadout(GraphActionReadout):
         [hidden, K]``), and no allowed pair is listed (:func:`slot_log_softmax`)."""
         graph, node = self.features(encoding, None)
         rows, slots = allowed.slots.nonzero(as_tuple=True)
-        slot_features = self.slot_head(node[encoding.slot_node[rows, slots]])
-        attach = slot_features @ self.stem_embedding.weight.T
+        attach = self.stem_scores(self.slot_head(node[encoding.slot_node[rows, slots]]))[:, 0]
         return slot_log_softmax(
             self.graph_head(graph), allowed.empty, rows, slots, attach, num_actions
         )
+
+    def stem_scores(self, slot_features: torch.Tensor) -> torch.Tensor:
+        """The bilinear attach scores of ``P`` slots against every stem: their ``slot_head``
+        features ``[P, channels·hidden]`` dotted with each stem's embedding, ``[P, channels,
+        K]``."""
+        view = slot_features.view(-1, self.channels, self.hidden)
+        return view @ self.stem_embedding.weight.T
 
     def attach_scores(
         self,
@@ -148,8 +154,7 @@ class FragmentReadout(GraphActionReadout):
         )
         slot_features = self.slot_head(node[slot_node[states[slot_group], slot_of]])
         if len(slot_group) * self.num_stems <= ALL_STEMS_FILL * len(rows):
-            scores = slot_features.view(-1, c, h) @ self.stem_embedding.weight.T
-            return scores[slot_inverse, :, stems]
+            return self.stem_scores(slot_features)[slot_inverse, :, stems]
         stem_group, stem_of, stem_column, stem_inverse, num_stem_columns = _positions(
             group, len(states), stems, self.num_stems
         )
@@ -165,8 +170,8 @@ class FragmentReadout(GraphActionReadout):
         batch_size, c = len(encoding.graph), self.channels
         graph_out = self.graph_head(graph).view(batch_size, -1, c)
         rows, slots = (encoding.slot_node >= 0).nonzero(as_tuple=True)
-        slot = self.slot_head(node[encoding.slot_node[rows, slots]]).view(-1, c, self.hidden)
-        scores = torch.einsum("nch,kh->nkc", slot, self.stem_embedding.weight)
+        slot_features = self.slot_head(node[encoding.slot_node[rows, slots]])
+        scores = self.stem_scores(slot_features).transpose(1, 2)
         # written into one zeroed [B, A, c] block: the attach part is ~99% of the literature
         # space's ~12,000 actions and mostly absent slots, so no second dense copy (a cat)
         out = graph.new_zeros(batch_size, self.stop_action + 1, c)
