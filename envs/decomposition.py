@@ -155,37 +155,51 @@ def _one_per_class(cuts: list[LeafCut]) -> list[LeafCut]:
     return list(first.values())
 
 
-def decomposition_of(tree: PieceTree, table: FragmentTable) -> Decomposition:
-    """The :class:`Decomposition` of the non-empty molecule of ``tree``."""
-    containing: list[list[tuple[frozenset[int], tuple[tuple[int, int], ...]]]] = [
-        [] for _ in tree.pieces
-    ]
-    for nodes, (_, _, boundary) in tree.fragment_sets.items():
-        for k in nodes:
-            containing[k].append((nodes, boundary))
-    memo: dict[tuple[int, int], float] = {}
+class _SmallestAssemblies:
+    """The smallest assembly of each *side* of a piece tree, memoised: side ``(edge, node)`` is
+    the subtree holding piece ``node`` once junction ``edge`` is cut (``edge = -1``: the whole
+    tree). A method rather than a recursive closure, which would be a reference cycle left
+    to the cyclic garbage collector at every call (thousands of objects per state)."""
 
-    def best(edge: int, node: int) -> float:
-        """Smallest assembly of the side ``(edge, node)``: the subtree holding ``node`` once
-        junction ``edge`` is cut (``-1``: the whole tree); ``inf`` if it has none."""
+    def __init__(self, tree: PieceTree):
+        self.tree = tree
+        self.containing: list[list[tuple[frozenset[int], tuple[tuple[int, int], ...]]]] = [
+            [] for _ in tree.pieces
+        ]
+        for nodes, (_, _, boundary) in tree.fragment_sets.items():
+            for k in nodes:
+                self.containing[k].append((nodes, boundary))
+        self.memo: dict[tuple[int, int], float] = {}
+
+    def of_side(self, edge: int, node: int) -> float:
+        """Smallest assembly of side ``(edge, node)``; ``inf`` if it has none."""
+        memo = self.memo
+        known = memo.get((edge, node))
+        if known is not None:
+            return known
         far = -1
         if edge >= 0:
-            _, _, a, b = tree.edges[edge]
+            _, _, a, b = self.tree.edges[edge]
             far = b if a == node else a
         result = math.inf
-        for nodes, boundary in containing[node]:
+        for nodes, boundary in self.containing[node]:
             if far in nodes:
                 continue
             total = 1.0
             for side in boundary:
                 if side[0] != edge:
                     value = memo.get(side)
-                    total += best(*side) if value is None else value
+                    total += self.of_side(*side) if value is None else value
                     if total >= result:
                         break
             result = min(result, total)
         memo[edge, node] = result
         return result
+
+
+def decomposition_of(tree: PieceTree, table: FragmentTable) -> Decomposition:
+    """The :class:`Decomposition` of the non-empty molecule of ``tree``."""
+    smallest = _SmallestAssemblies(tree)
 
     # The signature hashes each atom's label and degree with those of its neighbours (one
     # round of colour refinement) and sums over atoms: an isomorphism invariant strong enough
@@ -214,9 +228,7 @@ def decomposition_of(tree: PieceTree, table: FragmentTable) -> Decomposition:
         ((e, outside),) = boundary
         u, v, a, _ = tree.edges[e]
         leaf_atom, rest_atom = (v, u) if a == outside else (u, v)
-        rest_min = memo.get((e, outside))
-        if rest_min is None:
-            rest_min = best(e, outside)
+        rest_min = smallest.of_side(e, outside)
         label = tree.labels[rest_atom]
         capped = hash((*label[:4], label.hydrogens + 1, tree.degree[rest_atom] - 1))
         rest_hash = total_hash - sum(piece_hash[k] for k in nodes) - atom_hash[rest_atom]
@@ -238,7 +250,7 @@ def decomposition_of(tree: PieceTree, table: FragmentTable) -> Decomposition:
                 parent=(origin_key, origin_atom) if undoes_join else None,
             )
         )
-    min_fragments = best(-1, 0)
+    min_fragments = smallest.of_side(-1, 0)
     return Decomposition(
         fragment=whole,
         min_fragments=min_fragments,

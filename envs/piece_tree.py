@@ -268,39 +268,51 @@ class PieceTree:
         stop growing at the fragments' largest atom and piece counts: bounding atoms alone
         let a branched chain of one-atom pieces enumerate millions of sets per join.
         """
-        limit = table.max_atoms
-        max_pieces = table.max_pieces
-        signature = self.piece_signature
-        adjacent = self.adjacent
+        sums = [
+            sum(column) for column in zip(*(self.piece_signature[p] for p in seed), strict=True)
+        ]
+        if sums[0] <= table.max_atoms and len(seed) <= table.max_pieces:
+            self._grow(seed, *sums, frontier, floor, table)
 
-        def grow(nodes, atoms, bonds, heavy, hydrogens, frontier):
-            inner = len(nodes) - 1
-            candidates = table.by_signature.get(
-                (atoms, bonds + inner, heavy, hydrogens - 2 * inner)
+    def _grow(
+        self,
+        nodes: tuple[int, ...],
+        atoms: int,
+        bonds: int,
+        heavy: int,
+        hydrogens: int,
+        frontier: list[tuple[int, int]],
+        floor: int,
+        table: FragmentTable,
+    ) -> None:
+        """Record ``nodes`` if it is a fragment set, then grow it across each frontier edge in
+        turn (:meth:`_find_fragment_sets`); ``atoms … hydrogens`` are its pieces' summed
+        signature. A method, not a recursive closure: a closure calling itself is a reference
+        cycle, garbage for the cyclic collector at every join."""
+        inner = len(nodes) - 1
+        candidates = table.by_signature.get((atoms, bonds + inner, heavy, hydrogens - 2 * inner))
+        if candidates:
+            found = self._verify(nodes, candidates, table)
+            if found is not None:
+                self.fragment_sets[frozenset(nodes)] = found
+        if len(nodes) == table.max_pieces:
+            return
+        signature, adjacent, limit = self.piece_signature, self.adjacent, table.max_atoms
+        for i, (e, other) in enumerate(frontier):
+            size, more_bonds, more_heavy, more_hydrogens = signature[other]
+            if atoms + size > limit:
+                continue
+            onward = [(f, q) for f, q in adjacent[other] if f != e and q > floor]
+            self._grow(
+                nodes + (other,),
+                atoms + size,
+                bonds + more_bonds,
+                heavy + more_heavy,
+                hydrogens + more_hydrogens,
+                frontier[i + 1 :] + onward,
+                floor,
+                table,
             )
-            if candidates:
-                found = self._verify(nodes, candidates, table)
-                if found is not None:
-                    self.fragment_sets[frozenset(nodes)] = found
-            if len(nodes) == max_pieces:
-                return
-            for i, (e, other) in enumerate(frontier):
-                size, more_bonds, more_heavy, more_hydrogens = signature[other]
-                if atoms + size > limit:
-                    continue
-                onward = [(f, q) for f, q in adjacent[other] if f != e and q > floor]
-                grow(
-                    nodes + (other,),
-                    atoms + size,
-                    bonds + more_bonds,
-                    heavy + more_heavy,
-                    hydrogens + more_hydrogens,
-                    frontier[i + 1 :] + onward,
-                )
-
-        sums = [sum(column) for column in zip(*(signature[p] for p in seed), strict=True)]
-        if sums[0] <= limit and len(seed) <= max_pieces:
-            grow(seed, *sums, frontier)
 
     def _verify(
         self, nodes: tuple[int, ...], candidates: list[int], table: FragmentTable

@@ -7,6 +7,7 @@ that: they cut junction bonds of the RDKit molecule, cap both sides with hydroge
 and compare canonical SMILES; orbits come from atom-mapped canonical SMILES.
 """
 
+import gc
 import math
 import random
 
@@ -289,3 +290,24 @@ def test_same_child_actions_are_all_actions_giving_that_child_on_the_default_voc
             collisions += len(same) > 1
             assert env.same_child_actions(state, same[0]) == same
     assert collisions > 0
+
+
+def test_stepping_leaves_no_reference_cycles():
+    """Joins, decompositions, masks, features and backward steps free everything they build
+    by reference counting: garbage in reference cycles waits for the cyclic collector, whose
+    full passes over a training process's half a million objects took a tenth of its time."""
+    env = FragmentEnv()
+    gc.collect()
+    gc.disable()
+    try:
+        states = sampled_states(env, trajectories=10, seed=5)
+        env.log_backward(states)
+        env.to_data(states)
+        for state in states[:20]:
+            for action in env.forward_mask([state])[0, : env.stop_action].nonzero()[:3, 0]:
+                env.same_child_actions(state, int(action))
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert len(states) > 50
+    assert unreachable == 0
