@@ -167,7 +167,7 @@ def join(parent: Chem.Mol, atom: int, fragment: Chem.Mol, stem: int) -> tuple[st
     (:func:`~.editing.freeze_hydrogens`) and neither is modified.
 
     Returns the product's canonical SMILES and the product, hydrogens frozen, with the
-    atoms of ``parent`` then those of ``fragment``.
+    atoms of ``parent`` then those of ``fragment``, as :func:`Chem.SanitizeMol` leaves it.
     """
     combined = Chem.RWMol(Chem.CombineMols(parent, fragment))
     other = parent.GetNumAtoms() + stem
@@ -175,8 +175,21 @@ def join(parent: Chem.Mol, atom: int, fragment: Chem.Mol, stem: int) -> tuple[st
         end = combined.GetAtomWithIdx(index)
         end.SetNumExplicitHs(end.GetNumExplicitHs() - 1)
     combined.AddBond(atom, other, Chem.BondType.SINGLE)
-    Chem.SanitizeMol(combined)
+    _sanitize_join(combined)
     return Chem.MolToSmiles(combined), combined
+
+
+def _sanitize_join(mol: Chem.RWMol) -> None:
+    """Sanitize, in place, the product of a join of two sanitized molecules: what a single
+    acyclic bond replacing a hydrogen on each side can change (valences, ring perception,
+    which the combined molecule lacks, conjugation and hybridization). Kekulization and
+    aromaticity perception, near half of a full sanitization, are left out: every ring and every
+    ring atom's electron count (a hydrogen became a single bond) stay as they were, so they
+    would give back the flags the two sides bring."""
+    mol.UpdatePropertyCache()
+    Chem.GetSymmSSSR(mol)
+    Chem.SetConjugation(mol)
+    Chem.SetHybridization(mol)
 
 
 def remove_leaf(frozen: Chem.Mol, leaf: Sequence[int], atom: int) -> tuple[str, int]:
