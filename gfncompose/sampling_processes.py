@@ -27,6 +27,7 @@ again, exactly.
 from __future__ import annotations
 
 import contextlib
+import gc
 import pickle
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -49,6 +50,22 @@ and the seed of the batch's random stream."""
 
 SEED_BOUND = 2**62
 """Seeds of the batches are drawn uniformly below this."""
+
+FULL_COLLECTION_AFTER = 1000
+"""Young-generation passes of the cyclic garbage collector between two of its full passes in a
+sampling process (Python's default: 10)."""
+
+
+def settle_sampling_process() -> None:
+    """Set up a sampling process at its first batch: one torch thread (it takes one CPU), and
+    full garbage-collection passes :data:`FULL_COLLECTION_AFTER` times rarer. A full pass walks
+    every object the process holds (~500,000: torch, RDKit, the environment's caches; 0.3 s on
+    the literature space) and the caches' turnover triggered one every few batches. Sampling
+    makes no reference cycles of its own (``tests/test_env_fragment_fast_paths.py``), so little
+    garbage waits for the rarer passes (torch-geometric's ``Batch`` leaves a class per batch)."""
+    torch.set_num_threads(1)
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
 
 
 def draw_seed(loop: Any) -> int:
@@ -88,7 +105,7 @@ class BatchDrawer:
     def __call__(self, request: Request) -> TrainingBatch:
         parameters, seed = request
         if self._policy is None:  # built in the sampling process, on its first request
-            torch.set_num_threads(1)
+            settle_sampling_process()
             self._policy = GFlowNet(self.env, **self.model_config).to(self.env.device)
             self._policy.requires_grad_(False)
         self._policy.load_state_dict(parameters)
@@ -106,7 +123,7 @@ class ClassifierBatchDrawer:
         self.bases, self.batch_size = list(bases), batch_size
 
     def __call__(self, seed: int) -> ClassifierBatch:
-        torch.set_num_threads(1)  # a sampling process takes one CPU
+        settle_sampling_process()
         generator = torch.Generator(device=self.bases[0].env.device).manual_seed(seed)
         return classifier_batch(self.bases, self.batch_size, generator).to(torch.device("cpu"))
 
