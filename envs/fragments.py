@@ -13,12 +13,16 @@ from torch_geometric.data import Batch
 
 from ..errors import UserError
 from ..lru import LRUCache
+from ..segments import row_starts
 from .assembly import FragmentTable, attachment_points, symmetry_representatives
 from .decomposition import Decomposition, decomposition_of
 from .molecule import CACHE_SIZE, MolArrays, MolFeaturizer, MolState, MolStates
 from .molecule_env import MoleculeEnvironment
 from .piece_tree import PieceTree
 from .vocabulary import Vocabulary, default_vocabulary
+
+_NO_POINTS = torch.zeros(0, dtype=torch.long)
+"""The attachment points of the empty state."""
 
 RECORDS_CACHED = 1 << 12
 """States whose tree, decomposition and slots stay cached. A record takes ~100 kB (its RDKit
@@ -197,9 +201,11 @@ class FragmentEnv(MoleculeEnvironment):
         def compute() -> torch.Tensor:
             record = self._records.peek(state.key)
             if record is None:
-                return torch.tensor(attachment_points(state.mol, self.table.kinds))
-            tree = record.tree
-            return torch.tensor([tree.canonical[atom] for atom in tree.attachment_points()])
+                points = attachment_points(state.mol, self.table.kinds)
+            else:
+                tree = record.tree
+                points = [tree.canonical[atom] for atom in tree.attachment_points()]
+            return torch.tensor(points, dtype=torch.long)
 
         return self._attachments.get(state.key, compute)
 
@@ -336,11 +342,14 @@ class FragmentEnv(MoleculeEnvironment):
         batches never needs; :meth:`slot_mask` gives it.
         """
         batch = self.featurizer.batch(states, self._arrays)
+        points = [self._attachment_points(s) if s.key else _NO_POINTS for s in states]
+        counts = torch.tensor([len(p) for p in points], dtype=torch.long)
+        rows = torch.repeat_interleave(torch.arange(len(states)), counts)
+        _, starts = row_starts(rows, len(states))
         slot_node = torch.full((len(states), self.num_slots), -1, dtype=torch.long)
-        for row, state in enumerate(states):
-            if state.key:
-                attachments = self._attachment_points(state)
-                slot_node[row, : len(attachments)] = attachments + batch.ptr[row]
+        slot_node[rows, torch.arange(len(rows)) - starts[rows]] = (
+            torch.cat(points) + batch.ptr[rows]
+        )
         batch.slot_node = slot_node
         return batch.to(self.device)
 

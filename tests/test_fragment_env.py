@@ -187,12 +187,14 @@ def test_log_transition_of_a_batch_equals_the_dense_masked_logsumexp_and_its_gra
 
 def test_to_data_carries_features_and_slots(default_env):
     env = default_env
-    states = [env.initial_states(1)[0], env.state("c1ccccc1"), env.state("CC(=O)Nc1ccncc1")]
+    # carbon dioxide: a molecule without attachment points
+    keys = ["c1ccccc1", "CC(=O)Nc1ccncc1", "O=C=O"]
+    states = [env.initial_states(1)[0], *(env.state(key) for key in keys)]
     batch = env.to_data(states)
-    assert batch.num_graphs == 3
-    assert batch.x.shape == (6 + 10, env.featurizer.num_atom_features)
-    assert batch.slot_node.shape == (3, env.num_slots)
-    assert (batch.slot_node[0] == -1).all()
+    assert batch.num_graphs == 4
+    assert batch.x.shape == (6 + 10 + 3, env.featurizer.num_atom_features)
+    assert batch.slot_node.shape == (4, env.num_slots)
+    assert (batch.slot_node[0] == -1).all() and (batch.slot_node[3] == -1).all()
     for row, state in enumerate(states[1:], start=1):
         nodes = batch.slot_node[row][batch.slot_node[row] >= 0]
         atoms = (nodes - batch.ptr[row]).tolist()
