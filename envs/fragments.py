@@ -13,7 +13,7 @@ from torch_geometric.data import Batch
 
 from ..errors import UserError
 from ..lru import LRUCache
-from ..segments import row_starts
+from ..segments import positions_in_rows, row_starts
 from .assembly import FragmentTable, attachment_points, symmetry_representatives
 from .decomposition import Decomposition, decomposition_of
 from .molecule import CACHE_SIZE, MolArrays, MolFeaturizer, MolState, MolStates
@@ -347,9 +347,7 @@ class FragmentEnv(MoleculeEnvironment):
         rows = torch.repeat_interleave(torch.arange(len(states)), counts)
         _, starts = row_starts(rows, len(states))
         slot_node = torch.full((len(states), self.num_slots), -1, dtype=torch.long)
-        slot_node[rows, torch.arange(len(rows)) - starts[rows]] = (
-            torch.cat(points) + batch.ptr[rows]
-        )
+        slot_node[rows, positions_in_rows(rows, starts)] = torch.cat(points) + batch.ptr[rows]
         batch.slot_node = slot_node
         return batch.to(self.device)
 

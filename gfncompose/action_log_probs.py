@@ -17,7 +17,7 @@ from typing import NamedTuple
 import torch
 
 from .categorical import explore, inverse_cdf, sample_rows, uniform_targets
-from .segments import row_starts, segment_logsumexp
+from .segments import positions_in_rows, row_starts, segment_logsumexp
 
 MASKED = float("-inf")
 """Log-probability of a forbidden action: masked by ``-inf``, never by multiplying."""
@@ -154,7 +154,7 @@ class SlotLogProbs(NamedTuple):
             graph = (1.0 - epsilon) * graph + uniform[:, None] * is_allowed
             attach = (1.0 - epsilon) * attach + uniform[self.rows, None]
         stem_cumulative = attach.cumsum(dim=1)
-        column = torch.arange(len(self.rows), device=self.rows.device) - first[self.rows]
+        column = positions_in_rows(self.rows, first)
         choice = graph.new_zeros(n, f + int(slots_per_state.max()) + 1)
         choice[:, :f], choice[:, -1] = graph[:, :f], graph[:, f]
         choice[self.rows, f + column] = stem_cumulative[:, -1]
@@ -201,8 +201,7 @@ def _gather_rows(
         torch.arange(len(states), device=rows.device), counts[states]
     )
     _, new_starts = row_starts(new_rows, len(states))
-    offset = torch.arange(len(new_rows), device=rows.device) - new_starts[new_rows]
-    return new_rows, starts[states][new_rows] + offset
+    return new_rows, starts[states][new_rows] + positions_in_rows(new_rows, new_starts)
 
 
 def mixture(

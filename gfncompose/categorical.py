@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .segments import row_starts
+from .segments import positions_in_rows, row_starts
 
 
 def explore(probs: torch.Tensor, rows: torch.Tensor, n: int, epsilon: float) -> torch.Tensor:
@@ -76,9 +76,8 @@ def sample_rows(
     space that table is a few hundred columns wide where the dense action space has ~12,000.
     """
     counts, starts = row_starts(rows, n)
-    column = torch.arange(len(rows), device=rows.device) - starts[rows]
     table = weights.new_zeros(n, int(counts.max()))
-    table[rows, column] = weights
+    table[rows, positions_in_rows(rows, starts)] = weights
     cumulative = table.cumsum(dim=1)
     index, _ = inverse_cdf(cumulative, uniform_targets(cumulative, samples, generator))
     return starts[:, None] + index

@@ -34,6 +34,12 @@ def row_starts(rows: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return counts, counts.cumsum(0) - counts
 
 
+def positions_in_rows(rows: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    """Each value's position within its row, ``LongTensor[K]``: for ``rows`` sorted ascending
+    (``LongTensor[K]``) and ``starts``, each row's first position (from :func:`row_starts`)."""
+    return torch.arange(len(rows), device=rows.device) - starts[rows]
+
+
 def unique_indices(values: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``torch.unique(values, return_inverse=True)`` for ``values`` (``LongTensor[K]``, any
     order) in ``0..size-1``: the distinct values ascending, ``[U]``, and each value's position

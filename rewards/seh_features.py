@@ -96,13 +96,14 @@ def _mol_arrays(mol: Chem.Mol) -> _MolArrays:
     bond the proxy has no feature for."""
     if mol.GetNumHeavyAtoms() < mol.GetNumAtoms():
         mol = Chem.RemoveHs(mol)  # the proxy reads heavy-atom graphs; hydrogens are counts
-    atoms = mol.GetAtoms()
+    # indexed, not iterated: RDKit's atom and bond sequences are slow Python iterators
+    atoms = [mol.GetAtomWithIdx(i) for i in range(mol.GetNumAtoms())]
     atomic_numbers = [atom.GetAtomicNum() for atom in atoms]
     unsupported = [z for z in atomic_numbers if not 1 <= z <= MAX_ATOMIC_NUMBER]
     if unsupported:
         raise ValueError(f"atomic number {unsupported[0]} is outside 1-{MAX_ATOMIC_NUMBER}")
     bonds = []
-    for bond in mol.GetBonds():
+    for bond in (mol.GetBondWithIdx(i) for i in range(mol.GetNumBonds())):
         bond_type = _BOND_TYPE.get(bond.GetBondType())
         if bond_type is None:
             raise ValueError(f"bond type {bond.GetBondType()} has no feature")

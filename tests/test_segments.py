@@ -2,7 +2,7 @@
 
 import torch
 
-from gfncompose.segments import unique_indices
+from gfncompose.segments import positions_in_rows, row_starts, unique_indices
 
 
 def test_unique_indices_is_torch_unique_with_inverse():
@@ -19,3 +19,11 @@ def test_unique_indices_is_torch_unique_with_inverse():
 def test_unique_indices_of_nothing():
     distinct, inverse = unique_indices(torch.zeros(0, dtype=torch.long), 4)
     assert distinct.shape == (0,) and inverse.shape == (0,)
+
+
+def test_row_starts_and_positions_in_rows():
+    rows = torch.tensor([0, 0, 0, 2, 3, 3])  # row 1 empty
+    counts, starts = row_starts(rows, 5)
+    assert counts.tolist() == [3, 0, 1, 2, 0]
+    assert starts.tolist() == [0, 3, 3, 4, 6]
+    assert positions_in_rows(rows, starts).tolist() == [0, 1, 2, 0, 0, 1]
