@@ -169,14 +169,20 @@ def join(parent: Chem.Mol, atom: int, fragment: Chem.Mol, stem: int) -> tuple[st
     Returns the product's canonical SMILES and the product, hydrogens frozen, with the
     atoms of ``parent`` then those of ``fragment``, as :func:`Chem.SanitizeMol` leaves it.
     """
-    combined = Chem.RWMol(Chem.CombineMols(parent, fragment))
+    product = unsanitized_join(parent, atom, fragment, stem)
+    _sanitize_join(product)
+    return Chem.MolToSmiles(product), product
+
+
+def unsanitized_join(parent: Chem.Mol, atom: int, fragment: Chem.Mol, stem: int) -> Chem.RWMol:
+    """The product of :func:`join` before any sanitization."""
+    product = Chem.RWMol(Chem.CombineMols(parent, fragment))
     other = parent.GetNumAtoms() + stem
     for index in (atom, other):
-        end = combined.GetAtomWithIdx(index)
+        end = product.GetAtomWithIdx(index)
         end.SetNumExplicitHs(end.GetNumExplicitHs() - 1)
-    combined.AddBond(atom, other, Chem.BondType.SINGLE)
-    _sanitize_join(combined)
-    return Chem.MolToSmiles(combined), combined
+    product.AddBond(atom, other, Chem.BondType.SINGLE)
+    return product
 
 
 def _sanitize_join(mol: Chem.RWMol) -> None:

@@ -158,8 +158,8 @@ def _one_per_class(cuts: list[LeafCut]) -> list[LeafCut]:
 class _SmallestAssemblies:
     """The smallest assembly of each *side* of a piece tree, memoised: side ``(edge, node)`` is
     the subtree holding piece ``node`` once junction ``edge`` is cut (``edge = -1``: the whole
-    tree). A method rather than a recursive closure, which would be a reference cycle left
-    to the cyclic garbage collector at every call (thousands of objects per state)."""
+    tree). A method rather than a recursive closure, which would be a reference cycle (with
+    its memo and lists) left to the cyclic garbage collector at every decomposition."""
 
     def __init__(self, tree: PieceTree):
         self.tree = tree

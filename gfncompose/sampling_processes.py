@@ -62,7 +62,8 @@ def settle_sampling_process() -> None:
     every object the process holds (~500,000: torch, RDKit, the environment's caches; 0.3 s on
     the literature space) and the caches' turnover triggered one every few batches. Sampling
     makes no reference cycles of its own (``tests/test_env_fragment_fast_paths.py``), so little
-    garbage waits for the rarer passes (torch-geometric's ``Batch`` leaves a class per batch)."""
+    garbage waits for the rarer passes (torch-geometric's ``Batch`` leaves a class per
+    ``to_data`` call)."""
     torch.set_num_threads(1)
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
