@@ -13,9 +13,11 @@ HIDDEN = 32
 CHANNELS = 3
 
 
-def test_attach_scores_for_one_or_for_every_stem_equal_the_dense_readout():
-    """One allowed attach per state (training: per-state batched matmul) and every allowed
-    attach (guidance: each slot against the whole stem table) give the dense scores."""
+def test_attach_scores_for_one_some_or_every_stem_equal_the_dense_readout():
+    """One allowed attach per state (training), a few per state with repeats (guidance's
+    proposals; both: each named slot against its own stems) and every allowed attach
+    (guidance's dense fallback: each slot against the whole stem table) give the dense
+    scores."""
     env = FragmentEnv(max_fragments=3)
     states = [s for s in sample_trajectories(UniformPolicy(env), 6).states if s.key]
     trunk = build_trunk(env, HIDDEN, 2)
@@ -30,10 +32,19 @@ def test_attach_scores_for_one_or_for_every_stem_equal_the_dense_readout():
     first_of_row = torch.ones(len(rows), dtype=torch.bool)
     first_of_row[1:] = rows[1:] != rows[:-1]
     one_per_state = first_of_row.nonzero().squeeze(1)
-    for subset, all_stems in ((one_per_state, False), (torch.arange(len(rows)), True)):
+    # five draws per state among its first 8 allowed attaches (slot-major: mostly one slot's
+    # stems): repeated pairs, and slots named for several stems
+    choices = torch.bincount(rows)[rows[one_per_state]].clamp(max=8)
+    draws = torch.rand(len(one_per_state), 5, generator=torch.Generator().manual_seed(0))
+    proposals = (one_per_state[:, None] + (draws * choices[:, None]).long()).flatten()
+    distinct = torch.unique(proposals)
+    slot_of = (actions - env.attach_offset) // env.num_stems
+    named_slots = torch.unique(rows[distinct] * env.num_slots + slot_of[distinct])
+    assert len(named_slots) < len(distinct) < len(proposals)
+    subsets = ((one_per_state, False), (proposals, False), (torch.arange(len(rows)), True))
+    for subset, all_stems in subsets:
         r, a = rows[subset], actions[subset]
-        slot = (a - env.attach_offset) // env.num_stems
-        named = len(torch.unique(r * env.num_slots + slot))
+        named = len(torch.unique(r * env.num_slots + slot_of[subset]))
         # the two set-ups fall on the two sides of the switch between the methods
         assert (named * env.num_stems <= ALL_STEMS_FILL * len(r)) == all_stems
         sparse = readout(encoding, pairs=(r, a))

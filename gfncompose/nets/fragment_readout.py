@@ -137,34 +137,29 @@ class FragmentReadout(GraphActionReadout):
         """Scores of attaching stem ``stems[k]`` at slot ``slots[k]`` of state ``rows[k]``:
         ``[K, channels]``.
 
-        When the pairs ask for most stems of the slots they name (every allowed action of
-        a state, as guidance and a sparse log-softmax do), each named slot is scored
-        against the whole stem table in one matmul (``[P, channels, hidden] @ [hidden,
-        stems]``). Otherwise (one attach per state, as in training) per state the slot
-        features of the slots asked for meet the embeddings of the stems asked for in one
-        batched matmul (``[G, slots·channels, hidden] @ [G, hidden, stems]``, zero padded
-        to the busiest state), which costs ``O(K·channels·hidden)``.
+        Each distinct slot the pairs name goes through ``slot_head`` once. When the pairs ask
+        for most stems of those slots (every allowed action of a state, as guidance's dense
+        fallback and a sparse log-softmax do), each is scored against the whole stem table in
+        one matmul (``[P, channels, hidden] @ [hidden, stems]``). Otherwise (one attach per
+        state in training, a few proposals per state in guidance) each slot meets the
+        embeddings of its own stems in one batched matmul (``[P, channels, hidden] @ [P,
+        hidden, width]``, zero padded to the slot asking for the most stems), which costs
+        ``O(P·width·channels·hidden)``.
         """
-        c, h = self.channels, self.hidden
         if not len(rows):
-            return node.new_zeros(0, c)
-        states, group = unique_indices(rows, len(slot_node))
-        slot_group, slot_of, slot_column, slot_inverse, num_slot_columns = _positions(
-            group, len(states), slots, self.num_slots
+            return node.new_zeros(0, self.channels)
+        named, slot_of_pair = unique_indices(rows * self.num_slots + slots, slot_node.numel())
+        slot_features = self.slot_head(node[slot_node.view(-1)[named]])
+        if len(named) * self.num_stems <= ALL_STEMS_FILL * len(rows):
+            return self.stem_scores(slot_features)[slot_of_pair, :, stems]
+        slot_of, stem_of, column_of, pair_of, width = _positions(
+            slot_of_pair, len(named), stems, self.num_stems
         )
-        slot_features = self.slot_head(node[slot_node[states[slot_group], slot_of]])
-        if len(slot_group) * self.num_stems <= ALL_STEMS_FILL * len(rows):
-            return self.stem_scores(slot_features)[slot_inverse, :, stems]
-        stem_group, stem_of, stem_column, stem_inverse, num_stem_columns = _positions(
-            group, len(states), stems, self.num_stems
-        )
-        left = node.new_zeros(len(states), num_slot_columns, c * h)
-        left[slot_group, slot_column] = slot_features
-        right = node.new_zeros(len(states), num_stem_columns, h)
-        right[stem_group, stem_column] = self.stem_embedding(stem_of)
-        scores = torch.bmm(left.view(len(states), num_slot_columns * c, h), right.transpose(1, 2))
-        scores = scores.view(len(states), num_slot_columns, c, num_stem_columns)
-        return scores[group, slot_column[slot_inverse], :, stem_column[stem_inverse]]
+        right = node.new_zeros(len(named), width, self.hidden)
+        right[slot_of, column_of] = self.stem_embedding(stem_of)
+        view = slot_features.view(len(named), self.channels, self.hidden)
+        scores = torch.bmm(view, right.transpose(1, 2))  # [P, channels, width]
+        return scores[slot_of_pair, :, column_of[pair_of]]
 
     def _all_actions(self, encoding: FragmentEncoding, graph: torch.Tensor, node: torch.Tensor):
         batch_size, c = len(encoding.graph), self.channels
