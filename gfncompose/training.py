@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from .checkpoint import check_resumable, load_checkpoint, save_checkpoint
 from .classifier import Classifier
 from .classifier_training import ClassifierBatch, classifier_batch, classifier_loss, joint_weight
+from .denormals import flushing_denormals
 from .envs.base import States
 from .errors import UserError
 from .policy import GFlowNet, Policy
@@ -355,7 +356,7 @@ def train_gflownet(
         progress=progress,
         desc="trajectory balance",
     )
-    with batch_source(gfn, log_reward, config, loop) as batches:
+    with flushing_denormals(), batch_source(gfn, log_reward, config, loop) as batches:
         for batch in batches:
             loss = batch_trajectory_balance_loss(gfn, batch, config.beta)
             loss.backward()
@@ -451,7 +452,7 @@ def train_classifier(
         progress=progress,
         desc="classifier",
     )
-    with classifier_batch_source(policies, config, loop) as batches:
+    with flushing_denormals(), classifier_batch_source(policies, config, loop) as batches:
         for batch in batches:
             weight = joint_weight(loop.current_step, config.steps, config.ramp)
             loss, parts = classifier_loss(classifier, target, batch, weight, loop.generator)
