@@ -3,7 +3,8 @@
 For each of ``--stages`` and each count ``K`` of ``--processes`` (0: sampled in the learner's
 process, between its steps, as before ``sampling_processes`` existed), trains on the
 literature's fragment space (the 72 fragments of ``../shared/data/blocks_PDB_105.json``, at most
-9 per molecule), initial weights and random stream seeded, the learner on one torch thread:
+9 per molecule), initial weights and random stream seeded, the learner on one torch thread
+with float32 subnormals flushed as the training functions run it:
 ``--warmup`` untimed steps (process start-up, cold caches), then ``--steps`` timed ones.
 
 - ``qed``, ``seh``: a fresh base on that reward (network 128 × 2 as the default campaign's),
@@ -43,6 +44,7 @@ import torch
 from gfncompose.campaign.runner import LogRewardOfStates
 from gfncompose.classifier import Classifier
 from gfncompose.classifier_training import classifier_loss
+from gfncompose.denormals import flushing_denormals
 from gfncompose.envs import FragmentEnv, read_vocabulary
 from gfncompose.policy import GFlowNet
 from gfncompose.rewards import make_reward
@@ -105,7 +107,7 @@ def rate(stage: str, processes: int, warmup: int, steps: int) -> dict:
     optimizer = torch.optim.Adam([{"params": weights}, {"params": [gfn.log_Z], "lr": 0.1}])
     loop = TrainingLoop(gfn, optimizer, config, progress=False)
     steps_per_trajectory = []
-    with batch_source(gfn, log_reward, config, loop) as batches:
+    with flushing_denormals(), batch_source(gfn, log_reward, config, loop) as batches:
         for step, batch in enumerate(batches):
             if step == warmup:
                 start = time.perf_counter()
@@ -135,7 +137,7 @@ def classifier_rate(env: FragmentEnv, processes: int, warmup: int, steps: int) -
         classifier, optimizer, config, ema=target, ema_rate=config.ema_rate, progress=False
     )
     steps_per_trajectory = []
-    with classifier_batch_source(bases, config, loop) as batches:
+    with flushing_denormals(), classifier_batch_source(bases, config, loop) as batches:
         for step, batch in enumerate(batches):
             if step == warmup:
                 start = time.perf_counter()
