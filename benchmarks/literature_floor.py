@@ -17,16 +17,28 @@ how much of each goal is left to the bookkeeping and the readout.
   gradient; ``loss_pass``: ``Σ log P_F`` of the trajectory with its gradient (forward and
   backward, the readout included);
 - ``classifier_pass``: the classifier's loss (hidden 128, 2 observations) on a batch of 16
-  trajectories of each of two bases, forward and backward, per trajectory;
+  trajectories of each of two bases, forward and backward, per trajectory (every part is
+  timed with float32 subnormals flushed, as the training loops run);
 - ``canonical_smiles``: RDKit writing the canonical SMILES of each state a step makes
   (states are keyed by it, so that one molecule is one state: the symmetry-correct ``P_B``);
-- ``qed``: RDKit's QED of the terminal molecule.
+- ``qed``: RDKit's QED of the terminal molecule;
+- ``environment``: the environment's own work for the batch, replayed action for action on
+  a fresh environment whose only cached states are the fragments themselves (as in a
+  training process past its first batches, where almost every later state is new): each
+  step's children (joins, canonical SMILES), what a draw reads of each state (allowed
+  actions, features), then what the loss reads (features again, the same-child actions
+  of each transition, ``log P_B``). Classifier training and guided sampling read the same
+  of their states (no ``log P_B``, the transitions' same-child actions for the posteriors).
 
 Ceilings (trajectories or molecules per second), ``with_readout`` and ``trunks_only``: base
 training ``cores / (forward + forward with gradient + canonical_smiles + qed)``; classifier
 training ``cores / (2 forward + classifier_pass + canonical_smiles)`` (each trajectory is
 drawn by one base and labelled by the other); guided sampling with two bases
 ``cores / (2 forward + canonical_smiles)`` (the classifier's own scores left out).
+``with_environment``: the same with the readout, ``environment`` in place of
+``canonical_smiles`` (which it includes). ``environment_budget_ms``: per goal, what the
+environment could take per trajectory for the goal to be within reach, ``cores / goal``
+less the other parts (negative: out of reach even with no environment work).
 Literature space: the 72 fragments of ``../shared/data/blocks_PDB_105.json``, at most 9;
 untrained networks seeded, ε 0.05: the molecules reach the 9 fragments a trained base's do.
 
@@ -51,9 +63,10 @@ from rdkit.Chem import QED
 
 from gfncompose.classifier import Classifier
 from gfncompose.classifier_training import classifier_batch, classifier_loss
-from gfncompose.envs import FragmentEnv, read_vocabulary
-from gfncompose.policy import GFlowNet
-from gfncompose.sampler import sample_trajectories
+from gfncompose.denormals import flushing_denormals
+from gfncompose.envs import FragmentEnv, Vocabulary, read_vocabulary
+from gfncompose.policy import GFlowNet, policy_inputs
+from gfncompose.sampler import Trajectories, sample_trajectories
 from gfncompose.training import frozen_copy, seeded
 from gfncompose.trajectory_balance import trajectory_log_pf
 
@@ -75,6 +88,39 @@ def best_seconds(work: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
+def warmed_env(vocabulary: Vocabulary) -> FragmentEnv:
+    """A new literature-space environment whose only cached states are the fragments."""
+    env = FragmentEnv(vocabulary, 9)
+    fragments = env.step(env.initial_states(env.num_fragments), torch.arange(env.num_fragments))
+    policy_inputs(env, fragments)
+    return env
+
+
+def environment_replay(
+    envs: list[FragmentEnv], trajectories: Trajectories, position: torch.Tensor
+) -> Callable[[], None]:
+    """The environment's work for ``trajectories`` (``position``: each state's step), as
+    sampling them and computing their loss inputs does it, on one of ``envs`` per call
+    (each :func:`warmed_env`, popped: one call per environment)."""
+    actions_by_step = [trajectories.actions[position == t] for t in range(int(position.max()) + 1)]
+    batch = len(trajectories.length)
+
+    def replay() -> None:
+        env = envs.pop()
+        states, visited = env.initial_states(batch), []
+        for actions in actions_by_step:
+            policy_inputs(env, states)
+            visited.append(states)
+            moving = (actions != env.stop_action).nonzero().squeeze(1)
+            states = env.step(env.index(states, moving), actions[moving])
+        every = env.cat(visited)
+        policy_inputs(env, every)
+        env.transition_actions(every, torch.cat(actions_by_step))
+        env.log_backward(env.cat(visited[1:]))
+
+    return replay
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64, help="trajectories measured")
@@ -83,7 +129,8 @@ def main() -> None:
     if not BLOCKS.is_file():
         print(json.dumps({"skipped": f"{BLOCKS} is absent"}))
         return
-    env = FragmentEnv(read_vocabulary(BLOCKS), 9)
+    vocabulary = read_vocabulary(BLOCKS)
+    env = FragmentEnv(vocabulary, 9)
     bases = []
     for seed in (1, 2):
         with seeded(seed):
@@ -135,27 +182,42 @@ def main() -> None:
         loss, _ = classifier_loss(classifier, target, labelled, 1.0, torch.Generator())
         loss.backward()
 
+    envs = [warmed_env(vocabulary) for _ in range(args.repeats + 1)]
+    replay = environment_replay(envs, trajectories, position)
+
     def per_trajectory_ms(work: Callable[[], object], count: int = batch) -> float:
         return best_seconds(work, args.repeats) / count * 1e3
 
-    ms = {
-        "trunk_forward": per_trajectory_ms(trunk_forwards),
-        "policy_forward": per_trajectory_ms(draw_forwards),
-        "trunk_forward_backward": per_trajectory_ms(trunk_pass),
-        "loss_pass": per_trajectory_ms(loss_pass),
-        "classifier_pass": per_trajectory_ms(classifier_pass, 32),
-        "canonical_smiles": per_trajectory_ms(lambda: [Chem.MolToSmiles(m) for m in children]),
-        "qed": per_trajectory_ms(lambda: [QED.qed(m) for m in terminal]),
-    }
+    with flushing_denormals():  # as the training loops run
+        ms = {
+            "trunk_forward": per_trajectory_ms(trunk_forwards),
+            "policy_forward": per_trajectory_ms(draw_forwards),
+            "trunk_forward_backward": per_trajectory_ms(trunk_pass),
+            "loss_pass": per_trajectory_ms(loss_pass),
+            "classifier_pass": per_trajectory_ms(classifier_pass, 32),
+            "canonical_smiles": per_trajectory_ms(lambda: [Chem.MolToSmiles(m) for m in children]),
+            "qed": per_trajectory_ms(lambda: [QED.qed(m) for m in terminal]),
+            "environment": per_trajectory_ms(replay),
+        }
     cores = os.cpu_count() or 1
 
-    def ceilings(forward: float, forward_backward: float) -> dict[str, float]:
-        floors = {
-            "base_training": forward + forward_backward + ms["canonical_smiles"] + ms["qed"],
-            "classifier_training": 2 * forward + ms["classifier_pass"] + ms["canonical_smiles"],
-            "guided_sampling": 2 * forward + ms["canonical_smiles"],
+    def floors(forward: float, forward_backward: float, bookkeeping: float) -> dict[str, float]:
+        """Milliseconds per trajectory of each goal's stage (module docstring)."""
+        return {
+            "base_training": forward + forward_backward + bookkeeping + ms["qed"],
+            "classifier_training": 2 * forward + ms["classifier_pass"] + bookkeeping,
+            "guided_sampling": 2 * forward + bookkeeping,
         }
-        return {name: round(cores * 1e3 / floor, 1) for name, floor in floors.items()}
+
+    def ceilings(floor: dict[str, float]) -> dict[str, float]:
+        return {name: round(cores * 1e3 / value, 1) for name, value in floor.items()}
+
+    readout = ms["policy_forward"], ms["loss_pass"]
+    trunks = ms["trunk_forward"], ms["trunk_forward_backward"]
+    budgets = {
+        name: round(cores * 1e3 / TARGETS[name] - value, 2)
+        for name, value in floors(*readout, 0.0).items()
+    }
 
     print(
         json.dumps(
@@ -170,10 +232,12 @@ def main() -> None:
                 ),
                 "per_trajectory_ms": {k: round(v, 2) for k, v in ms.items()},
                 "ceiling_per_s": {
-                    "with_readout": ceilings(ms["policy_forward"], ms["loss_pass"]),
-                    "trunks_only": ceilings(ms["trunk_forward"], ms["trunk_forward_backward"]),
+                    "with_readout": ceilings(floors(*readout, ms["canonical_smiles"])),
+                    "trunks_only": ceilings(floors(*trunks, ms["canonical_smiles"])),
+                    "with_environment": ceilings(floors(*readout, ms["environment"])),
                 },
                 "issue_targets_per_s": TARGETS,
+                "environment_budget_ms": budgets,
             },
             indent=2,
         )
