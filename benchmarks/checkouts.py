@@ -14,9 +14,11 @@ thread, weights and random streams seeded. ``--stage``:
   the same mean heavy-atom count: the rates compare like with like.
 - ``classifier``: ``train_classifier`` of the campaign's classifier (hidden 128, 2 layers, 2
   observations) on two untrained bases of the campaign's size, 16 trajectories of each per
-  step, ``--warmup`` then ``--steps`` steps; with ``--processes K`` the checkouts that have
-  ``ClassifierConfig.sampling_processes`` sample in ``K`` processes (each run says which ``K``
-  it used: older checkouts sample in the learner's process).
+  step; with ``--processes K`` the checkouts that have ``ClassifierConfig.sampling_processes``
+  sample in ``K`` processes (each run says which ``K`` it used: older checkouts sample in the
+  learner's process). The rate is that of ``--steps`` steps in a steady state: a run of
+  ``--warmup`` + ``--steps`` steps timed less a run of ``--warmup`` (after an untimed one), since
+  each run starts its sampling processes and fills their caches anew.
 - ``guided``: 1,024 molecules of ``harmonic_mean(a, b)`` guided by the action head, and of the
   plain mixture of ``a`` and ``b``, in one batch each (untrained bases and classifier of the
   campaign's sizes, after one untimed batch of 32): molecules/s of each and their ratio.
@@ -118,11 +120,16 @@ def classifier(env, reward_name, reward_params, warmup, steps, processes):
         config = ClassifierConfig(steps=count, batch_size=16, **extra)
         train_classifier(model, bases, config, progress=False)
 
+    def seconds(count):
+        start = time.perf_counter()
+        train(count)
+        return time.perf_counter() - start
+
     train(warmup)
-    start = time.perf_counter()
-    train(steps)
-    seconds = time.perf_counter() - start
-    return {"trajectories_per_s": round(steps * 2 * 16 / seconds, 1), "sampling_processes": used}
+    # each call starts its own sampling processes: the difference leaves out their start
+    # and the cold caches of the first warmup steps
+    elapsed = seconds(warmup + steps) - seconds(warmup)
+    return {"trajectories_per_s": round(steps * 2 * 16 / elapsed, 1), "sampling_processes": used}
 
 
 def guided(env, reward_name, reward_params, warmup, steps, processes):
