@@ -134,10 +134,20 @@ class Classifier(nn.Module):
 
         Returns:
             ``[..., C]``.
+
+        The rows (the leading ``...``, flattened to ``K``) are laid out last, so that every
+        operation runs along them rather than along the few atoms, observations and bases:
+        2.3–2.7x faster on 30,000 rows, 3.9x with the gradient (``benchmarks/RESULTS.md``).
         """
-        log_p = log_observation_probs(phi[..., :, None, :], log_weights[..., None, :, :])
-        per_atom = sum(log_p[..., :, k, :][..., cells[:, k]] for k in range(cells.shape[1]))
-        return torch.logsumexp(log_pi[..., :, None] + per_atom, dim=-2)
+        lead, (num_atoms, m), n = log_pi.shape[:-1], phi.shape[-2:], cells.shape[1]
+        log_pi = log_pi.reshape(-1, num_atoms).T  # [R, K]
+        phi = phi.reshape(-1, num_atoms, m).permute(1, 2, 0)  # [R, m, K]
+        log_weights = log_weights.expand(*lead, n, m).reshape(-1, n, m).permute(1, 2, 0)
+        per_atom = sum(  # [R, C, K]
+            log_observation_probs(phi, log_weights[k], dim=1)[:, cells[:, k]] for k in range(n)
+        )
+        log_q = torch.logsumexp(log_pi[:, None] + per_atom, dim=0)  # [C, K]
+        return log_q.T.reshape(*lead, len(cells))
 
     def _columns(self, names: Sequence[str]) -> list[int]:
         unknown = [n for n in names if n not in self.base_names]

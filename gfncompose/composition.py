@@ -139,18 +139,22 @@ def compose(
     return Composition(bases, y, tuple(rows), label)
 
 
-def log_observation_probs(log_posterior: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
+def log_observation_probs(
+    log_posterior: torch.Tensor, log_weights: torch.Tensor, dim: int = -1
+) -> torch.Tensor:
     """The observation model ``log p(y_k = i | x) = log softmax(log p(i | x) + log ω^(k))_i``.
 
     Args:
-        log_posterior: ``[..., m]``, ``log p(i | x)`` up to a per-row constant (a classifier's
-            terminal logits ``f(x)`` are one).
-        log_weights: ``[..., m]``, ``log ω^(k)``; broadcast against ``log_posterior``.
+        log_posterior: ``[..., m, ...]``, ``log p(i | x)`` up to a constant along ``dim`` (a
+            classifier's terminal logits ``f(x)`` are one), the bases ``i`` along ``dim``
+            (default: the last axis).
+        log_weights: ``log ω^(k)``, its bases along the same axis; broadcast against
+            ``log_posterior``.
 
     Returns:
-        ``[..., m]``, normalised over the last axis.
+        ``log_posterior``'s shape, normalised along ``dim``.
     """
-    return torch.log_softmax(log_posterior + log_weights, dim=-1)
+    return torch.log_softmax(log_posterior + log_weights, dim=dim)
 
 
 def log_observation_likelihood(
