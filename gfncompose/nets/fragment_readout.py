@@ -21,7 +21,7 @@ from torch_geometric.data import Batch
 from ..action_log_probs import SlotLogProbs, slot_log_softmax
 from ..envs.base import States
 from ..envs.fragments import FragmentEnv, SlotMask
-from ..segments import unique_indices
+from ..segments import positions_in_rows, row_starts, unique_indices
 from .base import ActionReadout, Pairs, allowed_actions, build_action_readout, build_trunk
 from .gnn import GraphActionReadout, GraphEncoding, GraphTrunk
 
@@ -64,10 +64,8 @@ def _positions(group: torch.Tensor, num_groups: int, item: torch.Tensor, num_ite
     """
     unique, inverse = unique_indices(group * num_items + item, num_groups * num_items)
     group_of, item_of = unique // num_items, unique % num_items
-    counts = torch.bincount(group_of)
-    first = counts.cumsum(0) - counts
-    column_of = torch.arange(len(unique), device=unique.device) - first[group_of]
-    return group_of, item_of, column_of, inverse, int(counts.max())
+    counts, first = row_starts(group_of, num_groups)  # group_of ascends, as unique does
+    return group_of, item_of, positions_in_rows(group_of, first), inverse, int(counts.max())
 
 
 class FragmentReadout(GraphActionReadout):
